@@ -1,0 +1,219 @@
+"""The git command line, and nothing else.
+
+Every call goes through ``Git.run`` so that errors carry git's own message and the
+command that failed. Output is parsed from porcelain formats only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from release.errors import ReleaseError
+
+
+class GitError(ReleaseError):
+    """A git command failed; ``stderr`` holds git's own words."""
+
+    def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {returncode}"
+        super().__init__(f"git {' '.join(args[:2])} failed: {last}")
+        self.args_ = tuple(args)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """What a tag is: its commit, and for an annotated tag its tagger."""
+
+    name: str
+    commit: str
+    annotated: bool
+    tagger_name: str | None = None
+    tagger_email: str | None = None
+
+
+class Git:
+    """The git repository at ``root`` (its top level, found from any folder inside)."""
+
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
+        self.root = Path(root)
+        self._env = dict(env) if env is not None else None
+
+    @classmethod
+    def discover(cls, start: Path | None = None) -> Git:
+        """The repository containing ``start`` (default: the current directory)."""
+        folder = Path(start or Path.cwd())
+        try:
+            out = subprocess.run(
+                ["git", "rev-parse", "--show-toplevel"],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise ReleaseError("git is not installed", "install git and run again") from None
+        if out.returncode != 0:
+            raise ReleaseError(
+                f"{folder} is not inside a git repository",
+                "run the task from the repository you want to release",
+            )
+        return cls(Path(out.stdout.strip()))
+
+    # -- plumbing ------------------------------------------------------------
+
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        merged = dict(os.environ if self._env is None else self._env)
+        merged.setdefault("GIT_TERMINAL_PROMPT", "0")
+        merged["LC_ALL"] = "C"
+        if env:
+            merged.update(env)
+        result = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            input=input,
+            env=merged,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise GitError(args, result.returncode, result.stderr)
+        return result
+
+    def out(self, *args: str) -> str:
+        return self.run(*args).stdout.strip()
+
+    def ok(self, *args: str) -> bool:
+        return self.run(*args, check=False).returncode == 0
+
+    # -- refs and objects ----------------------------------------------------
+
+    def git_dir(self) -> Path:
+        """The common git directory (shared by worktrees)."""
+        path = Path(self.out("rev-parse", "--git-common-dir"))
+        return path if path.is_absolute() else (self.root / path).resolve()
+
+    def rev(self, ref: str) -> str | None:
+        result = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def head(self) -> str | None:
+        return self.rev("HEAD")
+
+    def current_branch(self) -> str | None:
+        result = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def tag(self, name: str) -> TagInfo | None:
+        ref = f"refs/tags/{name}"
+        result = self.run(
+            "for-each-ref",
+            "--format=%(objecttype)%00%(*objectname)%00%(objectname)%00%(taggername)%00%(taggeremail)",
+            ref,
+            check=False,
+        )
+        line = result.stdout.strip()
+        if not line:
+            return None
+        objtype, peeled, obj, tagger, email = line.split("\0")
+        if objtype == "tag":
+            return TagInfo(name, peeled, True, tagger or None, email.strip("<>") or None)
+        return TagInfo(name, obj, False)
+
+    def tags(self, pattern: str = "*") -> list[str]:
+        return [t for t in self.out("tag", "--list", pattern).splitlines() if t]
+
+    def tags_at(self, commit: str) -> list[str]:
+        return [t for t in self.out("tag", "--points-at", commit).splitlines() if t]
+
+    def branches_containing(self, commit: str) -> dict[str, str]:
+        """Local and remote-tracking branches whose tip contains ``commit``: {ref: short name}.
+
+        Remote-tracking names are returned without the remote (``origin/main`` -> ``main``).
+        """
+        found: dict[str, str] = {}
+        out = self.out(
+            "for-each-ref", "--contains", commit, "--format=%(refname)", "refs/heads", "refs/remotes"
+        )
+        for ref in out.splitlines():
+            if ref.startswith("refs/heads/"):
+                found[ref] = ref.removeprefix("refs/heads/")
+            elif ref.startswith("refs/remotes/"):
+                name = ref.removeprefix("refs/remotes/").split("/", 1)
+                if len(name) == 2 and name[1] != "HEAD":
+                    found[ref] = name[1]
+        return found
+
+    def is_shallow(self) -> bool:
+        return self.out("rev-parse", "--is-shallow-repository") == "true"
+
+    def remote_url(self, remote: str) -> str | None:
+        result = self.run("remote", "get-url", remote, check=False)
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def fetch(self, remote: str, *refspecs: str, unshallow: bool = False) -> None:
+        args = ["fetch", "--quiet", "--no-tags"]
+        if unshallow and self.is_shallow():
+            args.append("--unshallow")
+        self.run(*args, remote, *refspecs)
+
+    def ls_remote(self, remote: str, *patterns: str) -> dict[str, str]:
+        """{ref: object} on the remote."""
+        out = self.out("ls-remote", remote, *patterns)
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, ref = line.split("\t", 1)
+            refs[ref] = sha
+        return refs
+
+    # -- trees and files -----------------------------------------------------
+
+    def files(self, commit: str) -> list[str]:
+        out = self.run("ls-tree", "-r", "-z", "--name-only", commit).stdout
+        return [name for name in out.split("\0") if name]
+
+    def show(self, commit: str, path: str) -> str | None:
+        result = self.run("show", f"{commit}:{path}", check=False)
+        return result.stdout if result.returncode == 0 else None
+
+    def changed_files(self, base: str, head: str) -> list[str]:
+        out = self.run("diff", "--name-only", "-z", "--no-renames", base, head).stdout
+        return [name for name in out.split("\0") if name]
+
+    def dirty_files(self) -> list[str]:
+        """Tracked files with changes in the index or the working tree (untracked ignored)."""
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=no").stdout
+        entries = [e for e in out.split("\0") if e]
+        names: list[str] = []
+        skip = False
+        for entry in entries:
+            if skip:
+                skip = False
+                continue
+            status, name = entry[:2], entry[3:]
+            names.append(name)
+            if "R" in status or "C" in status:
+                skip = True  # the next entry is the rename's source
+        return names
+
+    def commit_time(self, commit: str) -> int:
+        return int(self.out("show", "-s", "--format=%ct", commit))
+
+    def config(self, key: str) -> str | None:
+        result = self.run("config", "--get", key, check=False)
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        return self.ok("merge-base", "--is-ancestor", ancestor, descendant)

@@ -1,0 +1,56 @@
+"""The release task collection: one version tag in, a finished release out.
+
+Each task is thin: arguments in, one call into ``release/``, result out. Heavy
+libraries are imported inside the calls, so ``invoke --list`` stays fast.
+The repository released is the git repository of the current directory.
+"""
+
+from __future__ import annotations
+
+from invoke import Context, task
+
+from release.console import boundary
+
+TAG_HELP = (
+    "the version tag, e.g. version/4.2.0 (default: $RELEASE_TAG, then $GITHUB_REF_NAME "
+    "on a tag push, then the single version tag on HEAD)"
+)
+DRY_RUN_HELP = "check and build, show what would be done, change nothing"
+OFFLINE_HELP = "skip the checks that need the network"
+BRANCH_HELP = "the allowed branch the release belongs to, when the tag is on several"
+
+
+@task(
+    help={
+        "tag": TAG_HELP,
+        "json": "print the release's facts and plan as one JSON object on stdout, nothing else",
+        "github_output": "also append the same keys to the file named by $GITHUB_OUTPUT",
+        "offline": OFFLINE_HELP,
+        "skip_credentials": "skip the checks that credentials are present (for a CI job holding none)",
+        "branch": BRANCH_HELP,
+        "dry_run": "accepted for symmetry with the other tasks; check-version changes nothing",
+    }
+)
+@boundary
+def check_version(
+    c: Context,
+    tag: str | None = None,
+    json: bool = False,
+    github_output: bool = False,
+    offline: bool = False,
+    skip_credentials: bool = False,
+    branch: str | None = None,
+    dry_run: bool = False,
+) -> None:
+    """Validate the tag, run the pre-flight checks and print the plan."""
+    from release.commands import check_version as run
+
+    run(
+        tag,
+        as_json=json,
+        github_output=github_output,
+        offline=offline,
+        skip_credentials=skip_credentials,
+        branch=branch,
+        dry_run=dry_run,
+    )
