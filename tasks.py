@@ -54,3 +54,28 @@ def check_version(
         branch=branch,
         dry_run=dry_run,
     )
+
+
+@task(
+    help={
+        "version": "the version to release, e.g. 4.3.0, 4.3.0rc1 or 4.3.0.post1 (the tag is "
+        "<tag-prefix><version>)",
+        "sign": "sign the tag (always done when require-signed-tags is set on the default branch)",
+        "backport": "allow a version lower than the highest release of its major (on release/*)",
+        "dry_run": "run every check and show the tag that would be created and pushed",
+        "remote": "the remote to push the tag to (default: tool.release.remote)",
+    }
+)
+@boundary
+def tag(
+    c: Context,
+    version: str | None = None,
+    sign: bool = False,
+    backport: bool = False,
+    dry_run: bool = False,
+    remote: str | None = None,
+) -> None:
+    """Create the version tag on the current branch and push it: CI then runs the release."""
+    from release.tagging import cut_tag
+
+    cut_tag(version, sign=sign, backport=backport, dry_run=dry_run, remote=remote)
