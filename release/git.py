@@ -235,5 +235,7 @@ class Git:
         self, name: str, settings: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """``git verify-tag`` with ``-c key=value`` settings for this call; never raises."""
-        options = [f"-c{key}={value}" for key, value in (settings or {}).items()]
+        options: list[str] = []
+        for key, value in (settings or {}).items():
+            options += ["-c", f"{key}={value}"]
         return self.run(*options, "verify-tag", f"refs/tags/{name}", check=False)
