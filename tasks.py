@@ -26,7 +26,9 @@ BRANCH_HELP = "the allowed branch the release belongs to, when the tag is on sev
         "json": "print the release's facts and plan as one JSON object on stdout, nothing else",
         "github_output": "also append the same keys to the file named by $GITHUB_OUTPUT",
         "offline": OFFLINE_HELP,
-        "skip_credentials": "skip the checks that credentials are present (for a CI job holding none)",
+        "skip_credentials": (
+            "skip the checks that credentials are present (for a CI job holding none)"
+        ),
         "branch": BRANCH_HELP,
         "dry_run": "accepted for symmetry with the other tasks; check-version changes nothing",
     }

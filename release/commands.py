@@ -93,7 +93,9 @@ def check_version(
 def write_github_output(data: Mapping[str, Any], env: Mapping[str, str]) -> None:
     path = env.get("GITHUB_OUTPUT")
     if not path:
-        raise UsageError("--github-output needs GITHUB_OUTPUT to name a file (GitHub Actions sets it)")
+        raise UsageError(
+            "--github-output needs GITHUB_OUTPUT to name a file (GitHub Actions sets it)"
+        )
     with Path(path).open("a", encoding="utf-8") as handle:
         for line in github_output_lines(data):
             handle.write(console.mask(line) + "\n")
@@ -131,4 +133,3 @@ def run_step(
     for line in result.details:
         console.info(f"  {line}")
     return result
-
