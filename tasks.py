@@ -84,3 +84,12 @@ def release(
     from release.commands import release_all
 
     release_all(tag, dry_run=dry_run, yes=yes, local=local, offline=offline, branch=branch)
+
+
+@task(help={"keep": "keep the temporary repository and service folders for a look afterwards"})
+@boundary
+def demo(c: Context, keep: bool = False) -> None:
+    """Release examples/demo end to end into local services started for it (from a checkout)."""
+    from release.demo import run_demo
+
+    run_demo(keep=keep)
