@@ -78,66 +78,50 @@ def read_policy(git: Git, config: Config, env: Mapping[str, str], offline: bool)
     """The rules on the tip of ``<remote>/<default-branch>`` (fetched unless ``offline``).
 
     ``config`` is the tagged commit's: it only says which remote and branch to read.
+    Without that remote-tracking branch the local branch is read, with a notice. When
+    neither exists the rules cannot be read: a problem when the tagged commit's own
+    configuration restricts releases (its protection would silently vanish), else a notice.
     """
     remote, branch = config.remote, config.default_branch
-    notices: list[str] = []
+    tracking = f"{remote}/{branch}"
     if git.remote_url(remote) is None:
-        commit = git.rev(f"refs/heads/{branch}")
-        if commit is None:
-            return Policy(
-                branch,
-                None,
-                None,
-                problems=(
-                    f"there is no remote {remote} and no local branch {branch} to read "
-                    f"tool.release.maintainers from: add the remote, or set "
-                    "tool.release.default-branch",
-                ),
-            )
-        notices.append(
-            f"there is no remote {remote}: tool.release.maintainers, allowed-signers and "
-            f"yanked are read from the local branch {branch}"
+        reason = f"there is no remote {remote}"
+    else:
+        on_remote = offline or _fetch(git, remote, branch)
+        commit = git.rev(f"refs/remotes/{tracking}") if on_remote else None
+        if commit is not None:
+            return _policy_at(git, tracking, commit, env, [])
+        reason = (
+            f"{remote} has no branch {branch}" if not on_remote else f"this clone has no {tracking}"
         )
-        return _policy_at(git, branch, commit, env, notices)
-    where = f"{remote}/{branch}"
-    if not offline:
-        try:
-            git.fetch(remote, f"+refs/heads/{branch}:refs/remotes/{where}")
-        except GitError as error:
-            if "couldn't find remote ref" not in error.stderr:
-                raise ReleaseError(
-                    f"cannot fetch {where} to read tool.release.maintainers: {error.message}",
-                    f"check that {remote} is reachable, or pass --offline to read {where} "
-                    "as last fetched",
-                ) from None
-            return Policy(
-                where,
-                None,
-                None,
-                problems=(
-                    f"{remote} has no branch {branch} to read tool.release.maintainers from: "
-                    "push it, or set tool.release.default-branch",
-                ),
-            )
-    commit = git.rev(f"refs/remotes/{where}")
-    if commit is None:
-        local = git.rev(f"refs/heads/{branch}")
-        if local is None:
-            return Policy(
-                where,
-                None,
-                None,
-                problems=(
-                    f"with --offline, {where} was not fetched and there is no local branch "
-                    f"{branch}: tool.release.maintainers cannot be read (run without --offline)",
-                ),
-            )
-        notices.append(
-            f"--offline and no {where} in this clone: tool.release.maintainers, "
-            f"allowed-signers and yanked are read from the local branch {branch}"
+    local = git.rev(f"refs/heads/{branch}")
+    rules = "tool.release.maintainers, allowed-signers and yanked"
+    if local is not None:
+        notice = f"{reason}: {rules} are read from the local branch {branch}"
+        return _policy_at(git, branch, local, env, [notice])
+    missing = f"{reason} and no local branch {branch}: {rules} cannot be read from it"
+    if config.maintainers or config.require_signed_tags:
+        fix = "fetch it (or run without --offline)" if offline else "push it"
+        problem = (
+            f"{missing}: {fix}, or set tool.release.default-branch to the branch that has them"
         )
-        return _policy_at(git, branch, local, env, notices)
-    return _policy_at(git, where, commit, env, notices)
+        return Policy(tracking, None, None, problems=(problem,))
+    return Policy(tracking, None, None, notices=(f"{missing} (set tool.release.default-branch)",))
+
+
+def _fetch(git: Git, remote: str, branch: str) -> bool:
+    """Fetch the remote's default branch; False when the remote has no such branch."""
+    try:
+        git.fetch(remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+    except GitError as error:
+        if "couldn't find remote ref" in error.stderr:
+            return False
+        raise ReleaseError(
+            f"cannot fetch {remote}/{branch} to read tool.release.maintainers: {error.message}",
+            f"check that {remote} is reachable, or pass --offline to read {remote}/{branch} "
+            "as last fetched",
+        ) from None
+    return True
 
 
 def _policy_at(
@@ -172,11 +156,14 @@ def default_branch_rules(text: str | None, env: Mapping[str, str], where: str) -
 def default_branch_config(
     git: Git, config: Config, env: Mapping[str, str], offline: bool
 ) -> Config:
-    """The configuration on the tip of the default branch; raises when it cannot be read."""
+    """``config`` with the rules of the default branch's tip in force (``Policy.govern``).
+
+    Raises ``PreflightError`` when the rules cannot be read and ``config`` restricts releases.
+    """
     policy = read_policy(git, config, env, offline)
-    if policy.config is None:
+    if policy.problems:
         raise PreflightError(list(policy.problems))
-    return policy.config
+    return policy.govern(config)
 
 
 # -- who releases --------------------------------------------------------------

@@ -112,6 +112,21 @@ def test_without_a_remote_the_local_default_branch_is_read_with_a_notice(guarded
     assert "not in tool.release.maintainers on main (alice, bob@example.org)" in stderr
 
 
+def test_a_default_branch_that_cannot_be_found_is_refused_when_releases_are_restricted(
+    guarded: Repo,
+) -> None:
+    guarded.write("pyproject.toml", MAINTAINERS + 'default-branch = "trunk"\n')
+    guarded.commit("rules live on trunk")
+    guarded.push("main")
+    guarded.tag("version/1.0.1")
+    code, stderr = check(guarded, "version/1.0.1", env=actions("alice"))
+    assert code == 1
+    assert (
+        "error: origin has no branch trunk and no local branch trunk: "
+        "tool.release.maintainers, allowed-signers and yanked cannot be read from it"
+    ) in stderr
+
+
 def test_a_refused_release_stops_at_check_version_and_changes_nothing(
     guarded: Repo, tmp_path: Path
 ) -> None:
