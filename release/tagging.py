@@ -188,7 +188,10 @@ def cut_tag(
     remote = remote or config.remote
     url = git.remote_url(remote)
     if url is None:
-        raise ReleaseError(f"there is no remote {remote}", "add it, or pass --remote")
+        raise ReleaseError(
+            f"there is no remote {remote}",
+            f"add it (git remote add {remote} <url>), or name another with --remote",
+        )
     seen = observe(git, remote, prefix)
     policy = protect.read_policy(git, config, env, offline=False)
     problems = [*tag_problems(version, prefix, config.branches, seen, backport=backport)]
