@@ -147,6 +147,23 @@ def test_a_refused_release_stops_at_check_version_and_changes_nothing(
     assert guarded.git("status", "--porcelain") == ""
 
 
+def test_with_maintainers_set_a_release_by_someone_else_stops_before_any_side_effect(
+    demo_repo: Repo,
+) -> None:
+    text = (demo_repo.path / "pyproject.toml").read_text()
+    demo_repo.write("pyproject.toml", text.replace("[tool.release]\n", MAINTAINERS, 1))
+    demo_repo.commit("only alice and bob release")
+    demo_repo.push("main")
+    demo_repo.tag(TAG)
+    before = demo_repo.git("ls-remote", "origin")
+    result = demo_repo.invoke("release", "--tag", TAG, "--yes", env=actions("mallory"))
+    assert result.returncode == 1
+    assert "error: mallory (GITHUB_ACTOR) may not release" in result.stderr
+    assert demo_repo.git("ls-remote", "origin") == before  # no bump commit, no state notes
+    assert demo_repo.git("status", "--porcelain") == ""
+    assert not (demo_repo.path / ".git" / "release-state").exists()
+
+
 # -- signed tags ---------------------------------------------------------------
 
 
