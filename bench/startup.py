@@ -1,4 +1,4 @@
-"""Start-up cost: ``invoke --list`` and ``invoke check-version --offline`` against a bare collection.
+"""Start-up: ``invoke --list`` and ``invoke check-version --offline`` against a bare collection.
 
 Runs each command alternately (reference, ours, reference, ours...) in the same script so
 that machine noise hits both, and reports the ratio of medians. Targets (issue "Benchmarks"):
@@ -82,7 +82,7 @@ def main() -> None:
             args.runs,
         )
         rows.append(("invoke check-version --offline", ref, ours, 1.6))
-    print(f"| command | bare collection (median s) | ours (median s) | ratio | target | met |")
+    print("| command | bare collection (median s) | ours (median s) | ratio | target | met |")
     print("|---|---|---|---|---|---|")
     for name, ref, ours, target in rows:
         ratio = ours / ref
