@@ -54,3 +54,30 @@ def check_version(
         branch=branch,
         dry_run=dry_run,
     )
+
+
+@task(
+    pre=[check_version],
+    help={
+        "tag": TAG_HELP,
+        "dry_run": "build and zip the UI, show what would be deployed where, deploy nothing",
+        "offline": OFFLINE_HELP,
+        "branch": BRANCH_HELP,
+    },
+)
+@boundary
+def deploy_ui(
+    c: Context,
+    tag: str | None = None,
+    dry_run: bool = False,
+    offline: bool = False,
+    branch: str | None = None,
+) -> None:
+    """Set the UI's npm version, build it and deploy it to its Azure App Service.
+
+    Credentials: the publish profile in $AZURE_WEBAPP_PUBLISH_PROFILE. Pre-releases are
+    built and not deployed.
+    """
+    from release.ui import deploy_ui as run
+
+    run(tag, dry_run=dry_run, offline=offline, branch=branch)

@@ -149,7 +149,10 @@ def _summary(step: str, version: ReleaseVersion, config: Config, branch: str) ->
         if config.ui is None:
             return "deploy the UI"
         ui = config.ui
-        return f"build {ui.path} ({version.npm}), deploy {ui.path}/{ui.output} to {ui.azure_app} ({ui.slot})"
+        return (
+            f"build {ui.path} ({version.npm}), deploy {ui.path}/{ui.output} to {ui.azure_app} "
+            f"({ui.slot}), waiting at most {ui.deploy_timeout} s"
+        )
     raise ValueError(step)
 
 
