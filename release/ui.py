@@ -651,6 +651,22 @@ def _ui(ctx: ReleaseContext) -> UI:
     return ctx.config.ui
 
 
+@dataclass
+class Prepared:
+    """What ``DeployUI.prepare`` made ready: the zip and where it goes, or the earlier result."""
+
+    done: StepResult | None = None
+    profile: PublishProfile | None = None
+    target: Target | None = None
+    archive: Archive | None = None
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    def cleanup(self) -> None:
+        if self.scratch is not None:
+            self.scratch.cleanup()
+            self.scratch = None
+
+
 class DeployUI:
     """``deploy-ui``: build the UI of the tagged commit and deploy it to its App Service."""
 
@@ -684,10 +700,26 @@ class DeployUI:
         return problems
 
     def run(self, ctx: ReleaseContext) -> StepResult:
-        ui = _ui(ctx)
         done = self._finished(ctx)
         if done is not None:
             return done
+        if not ctx.options.dry_run:
+            earlier = self._resume(ctx)
+            if earlier is not None:
+                return earlier
+        prepared = self.prepare(ctx)
+        if ctx.options.dry_run:
+            return self.describe(ctx, prepared)
+        return self.publish(ctx, prepared, resume=False)
+
+    # The scheduler of `release` calls these: all local work first, then the side effects.
+
+    def prepare(self, ctx: ReleaseContext) -> Prepared:
+        """Everything before the deployment: the credentials, the target and the built zip."""
+        done = self._finished(ctx)
+        if done is not None:
+            return Prepared(done=done)
+        ui = _ui(ctx)
         profile = read_publish_profile(ctx.env)
         if profile is None and not ctx.options.dry_run:
             raise ReleaseError(
@@ -698,16 +730,39 @@ class DeployUI:
             if problems:
                 raise ReleaseError(problems[0])
         target = target_for(ctx, profile)
-        if profile is not None and not ctx.options.dry_run:
-            earlier = self._resume(ctx, target, profile)
-            if earlier is not None:
-                return earlier
-        with tempfile.TemporaryDirectory(prefix="release-ui-") as scratch:
-            archive = build_archive(ctx, Path(scratch))
-            if ctx.options.dry_run:
-                return self._dry_run(ctx, target, archive)
-            assert profile is not None
-            return deploy_archive(ctx, target, profile, archive)
+        scratch = tempfile.TemporaryDirectory(prefix="release-ui-")
+        try:
+            archive = build_archive(ctx, Path(scratch.name))
+        except BaseException:
+            scratch.cleanup()
+            raise
+        return Prepared(profile=profile, target=target, archive=archive, scratch=scratch)
+
+    def publish(
+        self, ctx: ReleaseContext, prepared: Prepared, *, resume: bool = True
+    ) -> StepResult:
+        """Deploy the prepared zip (after following an interrupted earlier deployment)."""
+        try:
+            if prepared.done is not None:
+                return prepared.done
+            if resume:
+                earlier = self._resume(ctx)
+                if earlier is not None:
+                    return earlier
+            assert prepared.profile and prepared.target and prepared.archive
+            return deploy_archive(ctx, prepared.target, prepared.profile, prepared.archive)
+        finally:
+            prepared.cleanup()
+
+    def describe(self, ctx: ReleaseContext, prepared: Prepared) -> StepResult:
+        """What ``publish`` would do (``--dry-run``)."""
+        try:
+            if prepared.done is not None:
+                return prepared.done
+            assert prepared.target and prepared.archive
+            return self._dry_run(ctx, prepared.target, prepared.archive)
+        finally:
+            prepared.cleanup()
 
     def _finished(self, ctx: ReleaseContext) -> StepResult | None:
         record = ctx.state.get(STEP)
@@ -722,13 +777,15 @@ class DeployUI:
             record=record,
         )
 
-    def _resume(
-        self, ctx: ReleaseContext, target: Target, profile: PublishProfile
-    ) -> StepResult | None:
+    def _resume(self, ctx: ReleaseContext) -> StepResult | None:
         """An earlier run started a deployment and stopped: finish with its outcome."""
         record = ctx.state.get(STEP)
         if not record or record.get("status") != "deploying" or not record.get("deployment_id"):
             return None
+        profile = read_publish_profile(ctx.env)
+        if profile is None:
+            return None
+        target = target_for(ctx, profile)
         kudu = Kudu(target, profile)
         try:
             found = kudu.find(str(record["deployment_id"]))

@@ -13,6 +13,7 @@ parts the release tool uses:
   200 once complete; the status goes 0 Pending -> 1 Building -> 4 Success, or 3 Failed;
 - ``GET /api/deployments/<id>/log`` and ``.../log/<entry>``: the log entries and their
   details;
+- ``GET /api/deployments``: the list of deployments (the release tool's credentials check);
 - ``409 Conflict`` while a deployment is running (or while told to be busy).
 
 A deployment advances one status per poll, so tests need no sleeps. ``Retry-After`` answers
@@ -31,13 +32,14 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import quoteattr
 
 from release.localservices import LOCALHOST, LocalService, ServiceError
 
-__all__ = ["KuduServer", "ReceivedDeployment", "publish_profile"]
+__all__ = ["KuduServer", "ReceivedDeployment", "demo_server", "publish_profile"]
 
 PENDING, BUILDING, DEPLOYING, FAILED, SUCCESS = 0, 1, 2, 3, 4
 STATUS_TEXT = {
@@ -87,7 +89,9 @@ class KuduServer(LocalService):
         password: str = "kudu-test-password-0123456789",
         *,
         building_polls: int = 1,
+        folder: Path | None = None,
     ) -> None:
+        self.folder = folder  # where received zips are also written (the demo shows them)
         self.username = username
         self.password = password
         self.building_polls = building_polls  # polls answered with "Building" before the end
@@ -127,6 +131,27 @@ class KuduServer(LocalService):
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+    @property
+    def app(self) -> str:
+        return self.username.lstrip("$").split("__")[0]
+
+    @property
+    def slot(self) -> str | None:
+        _, _, slot = self.username.lstrip("$").partition("__")
+        return slot or None
+
+    def profile(self) -> str:
+        """The publish profile of this site (its credentials), as the portal downloads it."""
+        return publish_profile(self.app, self.password, slot=self.slot)
+
+    def env(self) -> dict[str, str]:
+        """The variables that point ``deploy-ui`` at this server, with its credentials."""
+        return {"RELEASE_AZURE_SCM_URL": self.url, "AZURE_WEBAPP_PUBLISH_PROFILE": self.profile()}
+
+    def describe(self) -> str:
+        where = f"; received zips in {self.folder}" if self.folder else ""
+        return f"Azure deployment API (contract server): {self.url}/api/deployments{where}"
 
     # -- switches for tests ------------------------------------------------------------
 
@@ -188,6 +213,9 @@ class KuduServer(LocalService):
                 outcome=outcome,
                 failure=failure,
             )
+            if self.folder is not None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                (self.folder / f"{deployment.id}.zip").write_bytes(data)
             self._log(deployment, "Updating submodules.")
             self._log(deployment, f"Received {len(data)} bytes of zip package.")
             self.deployments.append(deployment)
@@ -420,3 +448,10 @@ def publish_profile(
             "<databases /></publishProfile>"
         )
     return "<publishData>" + "".join(profiles) + "</publishData>"
+
+
+def demo_server(folder: Path) -> KuduServer:
+    """The SCM site of the demo's UI (``demo-ui``), keeping the zips it receives in ``folder``."""
+    import secrets
+
+    return KuduServer("$demo-ui", secrets.token_urlsafe(24), folder=folder)
