@@ -120,3 +120,29 @@ def deploy_ui(
     from release.ui import deploy_ui as run
 
     run(tag, dry_run=dry_run, offline=offline, branch=branch)
+
+
+@task(
+    pre=[check_version],
+    help={
+        "tag": TAG_HELP,
+        "commit": (
+            "commit exactly the version files and push the commit to the branch the tag was "
+            "cut from (never forced; replayed onto the branch when it moved since the tag)"
+        ),
+        "dry_run": "show the diff (and with --commit the commit it would push), change nothing",
+        "branch": BRANCH_HELP,
+    },
+)
+@boundary
+def bump(
+    c: Context,
+    tag: str | None = None,
+    commit: bool = False,
+    dry_run: bool = False,
+    branch: str | None = None,
+) -> None:
+    """Write the version into the configured files; --commit commits and pushes it."""
+    from release.commands import run_step
+
+    run_step("bump", tag, dry_run=dry_run, branch=branch, extra={"commit": commit})
