@@ -43,12 +43,12 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from release import console
-from release.config import UI
+from release.config import UI, Config, VersionFile
 from release.context import Options, ReleaseContext, StepResult
 from release.errors import ReleaseError, StepError
 from release.version import Kind
@@ -376,22 +376,22 @@ def build_env(ctx: ReleaseContext, tree: Path) -> dict[str, str]:
 def write_ui_version(ctx: ReleaseContext, tree: Path) -> None:
     """Make sure ``<ui.path>/package.json`` (and its lock) hold the npm version in ``tree``.
 
-    The release worktree already wrote every configured version file; when the UI's
-    ``package.json`` is not one of them, the bump's package-json writer writes it here.
+    The release tree already holds every configured version file; when the UI's
+    ``package.json`` or ``package-lock.json`` is not one of them, the bump's package-json
+    writer writes it here, into the tree only.
     """
-    ui = _ui(ctx)
-    manifest = PurePosixPath(ui.path, "package.json").as_posix()
-    configured = {match for vf in ctx.config.version_files for match in vf.matches}
-    if manifest not in configured:
-        from release.bump import write_package_json
+    from release.bump import write_versions
 
-        paths = [tree / manifest]
-        lock = tree / ui.path / "package-lock.json"
-        if lock.is_file():
-            paths.append(lock)
-        for path in paths:
-            write_package_json(path, ctx.version.npm)
-    _check_npm_version(tree / manifest, ctx.version.npm)
+    ui = _ui(ctx)
+    configured = {match for vf in ctx.config.version_files for match in vf.matches}
+    missing = tuple(
+        VersionFile(path=name, kind="package-json", matches=(name,))
+        for name in (f"{ui.path}/package.json", f"{ui.path}/package-lock.json")
+        if name not in configured and (tree / name).is_file()
+    )
+    if missing:
+        write_versions(Config(version_files=missing), tree, ctx.version)
+    _check_npm_version(tree / ui.path / "package.json", ctx.version.npm)
 
 
 def _check_npm_version(path: Path, expected: str) -> None:

@@ -7,7 +7,6 @@ build needs nothing from the network (``npm ci`` of a package without dependenci
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -18,13 +17,7 @@ import pytest
 from release.localservices.azure import KuduServer, publish_profile
 from tests.repos import DEMO, Repo
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed"),
-    pytest.mark.skipif(
-        importlib.util.find_spec("release.worktree") is None,
-        reason="release.worktree (issue 4) is not merged yet",
-    ),
-]
+pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
 
 PASSWORD = "kudu-integration-secret-7hQ2wX9p"
 TAG = "version/4.2.0"
