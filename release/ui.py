@@ -6,8 +6,9 @@
    form of the version is in ``<ui.path>/package.json`` and ``package-lock.json`` (written
    by the bump writers; written here when they are not configured version files). The
    user's working tree is never touched, and nothing is committed.
-2. ``ui.install`` and ``ui.build`` run in ``<worktree>/<ui.path>``, their output streamed;
-   a failure names the command, its exit code and the last lines of its output.
+2. ``ui.install`` and ``ui.build`` run in ``<ui.path>`` of a private copy of that tree (the
+   tree is shared with the image builds, which must not see ``node_modules``), their output
+   streamed; a failure names the command, its exit code and the last lines of its output.
 3. ``<ui.path>/<ui.output>`` is zipped deterministically (sorted entries, the tag's time as
    every entry's timestamp: fixed for one tag, newer for each release, because zip deploy
    copies only files whose timestamps changed) and deployed with Kudu's API, with the
@@ -35,6 +36,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -308,8 +310,8 @@ def zip_folder(folder: Path, target: Path, timestamp: int) -> Archive:
 
     Entries are the files' paths relative to ``folder`` in sorted order, each with the same
     timestamp (``timestamp``, seconds since the epoch, UTC) and permissions 0644 (0755 when
-    executable); symbolic links are stored as the files they point to. The same folder
-    gives the same bytes.
+    executable); a symbolic link to a file is stored as that file. The same folder gives the
+    same bytes.
     """
     files = sorted(
         (path.relative_to(folder).as_posix(), path) for path in folder.rglob("*") if path.is_file()
@@ -365,7 +367,7 @@ def run_command(command: str, cwd: Path, env: Mapping[str, str], what: str) -> N
         )
 
 
-def build_env(ctx: ReleaseContext, tree: Path) -> dict[str, str]:
+def build_env(ctx: ReleaseContext) -> dict[str, str]:
     """The environment of the UI's commands: the caller's, without release secrets."""
     env = {k: v for k, v in os.environ.items() if k not in BUILD_ENV_SECRETS}
     env["SOURCE_DATE_EPOCH"] = str(ctx.git.commit_time(ctx.commit))
@@ -419,14 +421,22 @@ def tag_time(ctx: ReleaseContext) -> int:
 
 
 def build_archive(ctx: ReleaseContext, destination: Path) -> Archive:
-    """Build the UI in the release worktree and zip its output into ``destination``."""
+    """Build the UI from the release tree and zip its output into ``destination``.
+
+    The release tree is shared with the other builds of the release (image builds send it
+    as their context), so the UI is built in a private copy of it (without ``.git``):
+    ``node_modules`` and the build output never appear in another build.
+    """
     from release.worktree import release_tree
 
     ui = _ui(ctx)
-    with release_tree(ctx) as tree:
+    tree = destination / "tree"
+    with release_tree(ctx) as shared:
+        shutil.copytree(shared, tree, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    try:
         folder = tree / ui.path
         write_ui_version(ctx, tree)
-        env = build_env(ctx, tree)
+        env = build_env(ctx)
         with console.group(f"deploy-ui: build {ui.path} {ctx.version.npm}"):
             run_command(ui.install, folder, env, "the UI's install command")
             run_command(ui.build, folder, env, "the UI's build command")
@@ -439,6 +449,8 @@ def build_archive(ctx: ReleaseContext, destination: Path) -> Archive:
         archive = zip_folder(
             output, destination / f"{ui.azure_app}-{ctx.version.npm}.zip", tag_time(ctx)
         )
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
     if not archive.files:
         raise ReleaseError(f"the UI's build left {ui.path}/{ui.output} empty: nothing to deploy")
     console.info(f"deploy-ui: built {ui.path}/{ui.output}: {archive.describe()}")

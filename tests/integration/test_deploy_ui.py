@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -265,3 +266,24 @@ def test_the_ui_gets_its_version_even_when_package_json_is_not_a_configured_vers
     assert "> demo-ui@4.3.0-beta.2 build" in result.stderr
     assert "built demo UI 4.3.0-beta.2" in result.stderr
     assert demo_repo.git("status", "--porcelain") == ""
+
+
+def test_the_ui_build_leaves_the_shared_release_tree_as_it_was(
+    demo_repo: Repo, tmp_path: Path
+) -> None:
+    from release.context import Options
+    from release.preflight import resolve
+    from release.ui import build_archive
+    from release.worktree import release_tree
+
+    demo_repo.tag(TAG)
+    ctx = resolve(TAG, Options(env={}), start=demo_repo.path)
+
+    with release_tree(ctx) as shared:  # held open, as by a concurrent image build
+        before = sorted(p.relative_to(shared).as_posix() for p in shared.rglob("*"))
+        archive = build_archive(ctx, tmp_path)
+        after = sorted(p.relative_to(shared).as_posix() for p in shared.rglob("*"))
+
+    assert archive.files == ("assets/app.css", "index.html", "version.json")
+    assert after == before
+    assert "ui/dist" not in after
