@@ -611,7 +611,9 @@ def _ui(reader: _Reader | None, tree: _Tree) -> UI | None:
     if timeout is None:
         timeout = 600
     elif isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
-        raise reader.error("deploy-timeout", f"expected a positive number of seconds, got {timeout!r}")
+        raise reader.error(
+            "deploy-timeout", f"expected a positive number of seconds, got {timeout!r}"
+        )
     reader.done()
     return UI(
         path=path,

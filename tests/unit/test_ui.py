@@ -216,3 +216,22 @@ def test_a_succeeding_command_streams_its_output(
     run_command("echo built it", tmp_path, dict(os.environ), "the UI's build command")
 
     assert "built it" in capsys.readouterr().err
+
+
+def _ui_config(extra: str) -> str:
+    return f'[tool.release.ui]\npath = "ui"\nazure-app = "demo-ui"\n{extra}'
+
+
+def test_the_deploy_timeout_defaults_to_ten_minutes_and_is_configurable() -> None:
+    from release.config import parse_config
+
+    files = ["ui/package.json"]
+    default = parse_config(_ui_config(""), files).ui
+    assert default is not None and default.deploy_timeout == 600
+    configured = parse_config(_ui_config("deploy-timeout = 1200"), files).ui
+    assert configured is not None and configured.deploy_timeout == 1200
+    for wrong in ("0", "-5", "'10m'", "true", "1.5"):
+        with pytest.raises(
+            ReleaseError, match=r"tool\.release\.ui\.deploy-timeout: expected a positive"
+        ):
+            parse_config(_ui_config(f"deploy-timeout = {wrong}"), files)
