@@ -89,6 +89,7 @@ class DeployStatus(IntEnum):
     DEPLOYING = 2
     FAILED = 3
     SUCCESS = 4
+    COMPLETE = 5  # newer Kudu: finished without failure
 
 
 # -- the publish profile -----------------------------------------------------------------
@@ -473,7 +474,7 @@ class Deployment:
 
     @property
     def succeeded(self) -> bool:
-        return self.status == DeployStatus.SUCCESS
+        return self.status in (DeployStatus.SUCCESS, DeployStatus.COMPLETE)
 
     @property
     def failed(self) -> bool:
