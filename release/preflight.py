@@ -216,7 +216,7 @@ def _holds(
     if entry is None:
         return False
     try:
-        from release.bump import holds_version  # type: ignore[import-not-found,unused-ignore]
+        from release.bump import holds_version  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return False
     path = git.root / name
