@@ -778,6 +778,16 @@ def _plain(value: Any) -> Any:
 # -- the step ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PreparedImages:
+    """The local work of the step: the targets, what the registry holds, the built images."""
+
+    targets: tuple[ImageTarget, ...]
+    existing: Mapping[str, Mapping[str, str]]  # image name -> {fixed tag: digest} in the registry
+    built: tuple[BuiltImage, ...]
+    credentials: Credentials | None
+
+
 class PushImage:
     """The ``push-image`` step (DESIGN.md "Tasks", "Channels")."""
 
@@ -808,54 +818,41 @@ class PushImage:
         return found
 
     def run(self, ctx: ReleaseContext) -> StepResult:
-        config_registry = ctx.config.registry
-        if config_registry is None:
-            raise ReleaseError("no [tool.release.registry] host is configured")
+        """Build, then push (or, in a dry run, list what would be pushed)."""
+        prepared = self.prepare(ctx)
+        if ctx.options.dry_run:
+            return self.describe(ctx, prepared)
+        return self.publish(ctx, prepared)
+
+    def prepare(self, ctx: ReleaseContext) -> PreparedImages:
+        """The local work (the scheduler runs it before any side effect of the release):
+        what the registry holds already, and the builds of the images it lacks."""
+        registry = _registry(ctx)
         targets = targets_for(ctx)
-        credentials = registry_credentials(config_registry, ctx.env)
-        registry = registry_client(config_registry, credentials)
+        credentials = registry_credentials(registry, ctx.env)
         existing: dict[str, dict[str, str]] = {}
         if not (ctx.options.offline and ctx.options.dry_run):
-            existing = {t.name: existing_tags(registry, t) for t in targets}
+            client = registry_client(registry, credentials)
+            existing = {t.name: existing_tags(client, t) for t in targets}
         done = [t for t in targets if t.version_tag in existing.get(t.name, {})]
-        todo = [t for t in targets if t not in done]
         for target in done:
             console.info(
                 f"{target.ref(target.version_tag)} exists in the registry "
                 f"({existing[target.name][target.version_tag]}): not rebuilt, never overwritten"
             )
-        built = build_images(ctx, todo)
-        if ctx.options.dry_run:
-            return self._dry_run(targets, existing)
-        pushed = push_images(ctx, built, existing, credentials)
-        results = {p.target.name: p for p in pushed}
-        for target in done:
-            tags = existing[target.name]
-            results[target.name] = PushedImage(target, tags[target.version_tag], (), tuple(tags))
-        moves = {t.name: move_channels(ctx, t, registry) for t in targets}
-        ordered = [results[t.name] for t in targets]
-        ctx.state.record(
-            STEP,
-            {
-                "registry": config_registry.host,
-                "images": {p.target.name: p.record() for p in ordered},
-                "channels": {name: _plain(m) for name, m in moves.items() if m},
-            },
-        )
-        return self._result(ordered, moves)
+        built = build_images(ctx, [t for t in targets if t not in done])
+        return PreparedImages(tuple(targets), existing, tuple(built), credentials)
 
-    def _dry_run(
-        self, targets: Sequence[ImageTarget], existing: Mapping[str, Mapping[str, str]]
-    ) -> StepResult:
+    def describe(self, ctx: ReleaseContext, prepared: PreparedImages) -> StepResult:
+        """The dry run: every tag that would be pushed, and those that exist and are kept."""
         rows = []
-        for target in targets:
-            held = existing.get(target.name, {})
+        for target in prepared.targets:
+            held = prepared.existing.get(target.name, {})
             complete = target.version_tag in held
             for tag in target.push_order:
-                if complete or tag in held:
-                    rows.append([target.ref(tag), "exists: kept"])
-                else:
-                    rows.append([target.ref(tag), "would push"])
+                rows.append(
+                    [target.ref(tag), "exists: kept" if complete or tag in held else "would push"]
+                )
         console.table("push-image --dry-run", ["tag", "what happens"], rows)
         count = sum(1 for row in rows if row[1] == "would push")
         return StepResult(
@@ -865,7 +862,34 @@ class PushImage:
             details=tuple(f"would push {row[0]}" for row in rows if row[1] == "would push"),
         )
 
-    def _result(self, pushed: Sequence[PushedImage], moves: Mapping[str, list[Any]]) -> StepResult:
+    def publish(self, ctx: ReleaseContext, prepared: PreparedImages) -> StepResult:
+        """Push the built images, move the channels, record tags and digests."""
+        registry = _registry(ctx)
+        client = registry_client(registry, prepared.credentials)
+        pushed = push_images(ctx, prepared.built, prepared.existing, prepared.credentials)
+        results = {p.target.name: p for p in pushed}
+        for target in prepared.targets:
+            held = prepared.existing.get(target.name, {})
+            if target.name not in results and target.version_tag in held:
+                results[target.name] = PushedImage(
+                    target, held[target.version_tag], (), tuple(held)
+                )
+        ordered = [results[t.name] for t in prepared.targets]
+        moves = {t.name: move_channels(ctx, t, client) for t in prepared.targets}
+        record = {
+            "registry": registry.host,
+            "images": {p.target.name: p.record() for p in ordered},
+            "channels": {name: _plain(m) for name, m in moves.items() if m},
+        }
+        ctx.state.record(STEP, record)
+        return self._result(ordered, moves, record)
+
+    def _result(
+        self,
+        pushed: Sequence[PushedImage],
+        moves: Mapping[str, list[Any]],
+        record: Mapping[str, Any],
+    ) -> StepResult:
         details = []
         for item in pushed:
             for tag in item.pushed:
@@ -879,7 +903,15 @@ class PushImage:
             if count
             else "every version tag was in the registry already: nothing pushed"
         )
-        return StepResult(step=STEP, status="done", summary=summary, details=tuple(details))
+        return StepResult(
+            step=STEP, status="done", summary=summary, details=tuple(details), record=record
+        )
+
+
+def _registry(ctx: ReleaseContext) -> Registry:
+    if ctx.config.registry is None:
+        raise ReleaseError("no [tool.release.registry] host is configured")
+    return ctx.config.registry
 
 
 def engine_problems(env: Mapping[str, str]) -> list[str]:
