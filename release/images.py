@@ -52,6 +52,7 @@ from release.context import ReleaseContext, StepResult
 from release.errors import ReleaseError, StepError
 from release.plan import fixed_image_tags
 from release.version import ReleaseVersion
+from release.worktree import release_tree
 
 STEP = "push-image"
 USERNAME_VARIABLE = "RELEASE_REGISTRY_USERNAME"
@@ -640,7 +641,7 @@ def build_images(ctx: ReleaseContext, targets: Sequence[ImageTarget]) -> list[Bu
     """
     if not targets:
         return []
-    with build_tree(ctx) as tree, console.group(f"Building {len(targets)} image(s)"):
+    with release_tree(ctx) as tree, console.group(f"Building {len(targets)} image(s)"):
         with display() as show:
 
             def build(target: ImageTarget) -> BuiltImage:
@@ -663,35 +664,6 @@ def build_images(ctx: ReleaseContext, targets: Sequence[ImageTarget]) -> list[Bu
             raise ReleaseError(f"{first.message} (and {len(failures) - 1} more failed builds)")
         raise first
     return [r for r in results if isinstance(r, BuiltImage)]
-
-
-@contextmanager
-def build_tree(ctx: ReleaseContext) -> Iterator[Path]:
-    """The release worktree (``release.worktree``), or a plain worktree of the tagged commit.
-
-    The fallback (no version written) serves only until ``release.worktree`` is merged.
-    """
-    try:
-        release_tree = importlib.import_module("release.worktree").release_tree
-    except ImportError:
-        release_tree = _commit_tree
-    with release_tree(ctx) as tree:
-        yield Path(tree)
-
-
-@contextmanager
-def _commit_tree(ctx: ReleaseContext) -> Iterator[Path]:
-    import shutil
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="release-images-"))
-    tree = folder / "tree"
-    ctx.git.run("worktree", "add", "--detach", "--quiet", str(tree), ctx.commit)
-    try:
-        yield tree
-    finally:
-        ctx.git.run("worktree", "remove", "--force", str(tree), check=False)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def existing_tags(registry: RegistryAPI, target: ImageTarget) -> dict[str, str]:
