@@ -34,7 +34,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -296,6 +296,17 @@ class RegistryAPI(Protocol):
 
     def manifest_digest(self, repo: str, tag: str) -> str | None: ...
 
+    def close(self) -> None: ...
+
+
+def reachability_problems(registry: Registry) -> list[str]:
+    """Whether the registry answers ``/v2/`` at all (a 401 counts: credentials are not checked)."""
+    try:
+        requests.get(f"{registry.base_url}/v2/", timeout=30, allow_redirects=False)
+    except requests.RequestException as error:
+        return [f"registry {registry.host} is not reachable ({type(error).__name__})"]
+    return []
+
 
 def registry_client(registry: Registry, credentials: Credentials | None) -> RegistryAPI:
     """The registry API client: ``release.registry`` when present, else the minimal one here."""
@@ -387,9 +398,12 @@ class _MinimalRegistry:
                 f"or run `docker login {self.registry.host}`",
             )
         return ReleaseError(
-            f"registry {self.registry.host} refused the credentials of {self.auth[0]!r}",
+            f"registry {self.registry.host} refused the credentials of {self.auth[0]}",
             "check the username and password",
         )
+
+    def close(self) -> None:
+        self.session.close()
 
     def ping(self) -> None:
         response = self._request("GET", "/v2/", "")
@@ -722,8 +736,8 @@ def push_images(
 def move_channels(ctx: ReleaseContext, target: ImageTarget, registry: RegistryAPI) -> list[Any]:
     """Move the image's channel tags after its version tag is in the registry.
 
-    ``release.channels.move_channels_after_push`` decides and moves; until it
-    exists this step pushes version tags only.
+    ``release.channels.move_channels_after_push`` decides and moves (in a dry run it
+    only says what it would move); until it exists this step pushes version tags only.
     """
     from release import channels
 
@@ -732,6 +746,18 @@ def move_channels(ctx: ReleaseContext, target: ImageTarget, registry: RegistryAP
         return []
     moves: list[Any] = mover(ctx, target.image, registry)
     return moves
+
+
+def move_line(move: Any) -> str:
+    """One channel move for the summary: ``petronas: moved 3.0.0 -> 3.1.0``."""
+    if not isinstance(move, Mapping):
+        return str(move)
+    line = f"{move.get('channel') or 'channel'}: {move.get('action', '')}"
+    if move.get("to") is not None:
+        line += f" {move.get('from') or '(none)'} -> {move['to']}"
+    if move.get("reason"):
+        line += f" ({move['reason']})"
+    return line
 
 
 def _plain(value: Any) -> Any:
@@ -780,12 +806,13 @@ class PushImage:
         if ctx.options.offline:
             return []
         found = engine_problems(ctx.env)
-        registry = registry_client(ctx.config.registry, credentials)
-        try:
-            registry.ping()
-        except ReleaseError as error:
-            anonymous = credentials is None and "requires credentials" in error.message
-            if not (anonymous and ctx.options.skip_credentials):
+        if credentials is None and ctx.options.skip_credentials:
+            found += reachability_problems(ctx.config.registry)
+            return found
+        with closing(registry_client(ctx.config.registry, credentials)) as registry:
+            try:
+                registry.ping()
+            except ReleaseError as error:
                 found.append(str(error))
         return found
 
@@ -804,8 +831,8 @@ class PushImage:
         credentials = registry_credentials(registry, ctx.env)
         existing: dict[str, dict[str, str]] = {}
         if not (ctx.options.offline and ctx.options.dry_run):
-            client = registry_client(registry, credentials)
-            existing = {t.name: existing_tags(client, t) for t in targets}
+            with closing(registry_client(registry, credentials)) as client:
+                existing = {t.name: existing_tags(client, t) for t in targets}
         done = [t for t in targets if t.version_tag in existing.get(t.name, {})]
         for target in done:
             console.info(
@@ -827,17 +854,22 @@ class PushImage:
                 )
         console.table("push-image --dry-run", ["tag", "what happens"], rows)
         count = sum(1 for row in rows if row[1] == "would push")
+        details = [f"would push {row[0]}" for row in rows if row[1] == "would push"]
+        if not ctx.options.offline:
+            with closing(registry_client(_registry(ctx), prepared.credentials)) as client:
+                for target in prepared.targets:
+                    moves = move_channels(ctx, target, client)  # moves nothing in a dry run
+                    details += [f"{target.name}: {move_line(m)}" for m in moves]
         return StepResult(
             step=STEP,
             status="dry-run",
             summary=f"built the images; would push {count} tag(s), pushed nothing",
-            details=tuple(f"would push {row[0]}" for row in rows if row[1] == "would push"),
+            details=tuple(details),
         )
 
     def publish(self, ctx: ReleaseContext, prepared: PreparedImages) -> StepResult:
         """Push the built images, move the channels, record tags and digests."""
         registry = _registry(ctx)
-        client = registry_client(registry, prepared.credentials)
         pushed = push_images(ctx, prepared.built, prepared.existing, prepared.credentials)
         results = {p.target.name: p for p in pushed}
         for target in prepared.targets:
@@ -847,7 +879,8 @@ class PushImage:
                     target, held[target.version_tag], (), tuple(held)
                 )
         ordered = [results[t.name] for t in prepared.targets]
-        moves = {t.name: move_channels(ctx, t, client) for t in prepared.targets}
+        with closing(registry_client(registry, prepared.credentials)) as client:
+            moves = {t.name: move_channels(ctx, t, client) for t in prepared.targets}
         record = {
             "registry": registry.host,
             "images": {p.target.name: p.record() for p in ordered},
@@ -868,7 +901,9 @@ class PushImage:
                 details.append(f"pushed {item.target.ref(tag)} ({item.digest})")
             for tag in item.kept:
                 details.append(f"exists {item.target.ref(tag)}: kept")
-            details += [f"{item.target.name}: {move}" for move in moves.get(item.target.name, [])]
+            details += [
+                f"{item.target.name}: {move_line(m)}" for m in moves.get(item.target.name, [])
+            ]
         count = sum(len(p.pushed) for p in pushed)
         summary = (
             f"pushed {count} tag(s) of {len(pushed)} image(s)"
