@@ -171,3 +171,21 @@ def bump(
     from release.commands import run_step
 
     run_step("bump", tag, dry_run=dry_run, branch=branch, extra={"commit": commit})
+
+
+@task(
+    pre=[check_version],
+    help={
+        "tag": TAG_HELP,
+        "dry_run": "build the images and list every tag that would be pushed; push nothing",
+        "branch": BRANCH_HELP,
+    },
+)
+@boundary
+def push_image(
+    c: Context, tag: str | None = None, dry_run: bool = False, branch: str | None = None
+) -> None:
+    """Build every configured image and push its version tags (never overwriting one)."""
+    from release.commands import run_step
+
+    run_step("push-image", tag, dry_run=dry_run, branch=branch)

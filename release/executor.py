@@ -30,7 +30,8 @@ class ReleaseExecutor(Executor):
 
     def normalize(self, tasks: Any) -> list[Call]:
         calls: list[Call] = super().normalize(tasks)
-        context.DIRECT_TASKS.update(call.task.name for call in calls)
+        # invoke shows task names with dashes (check_version -> check-version).
+        context.DIRECT_TASKS.update(call.task.name.replace("_", "-") for call in calls)
         return calls
 
     def expand_calls(self, calls: list[Any]) -> list[Call]:

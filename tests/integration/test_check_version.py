@@ -22,7 +22,9 @@ def assert_one_clear_line(result, code: int, expected: str) -> None:
 
 def test_json_prints_exactly_the_design_object(demo_repo: Repo):
     demo_repo.tag("version/3.1.0rc1")
-    result = demo_repo.invoke("check-version", "--tag", "version/3.1.0rc1", "--json", "--offline")
+    result = demo_repo.invoke(
+        "check-version", "--tag", "version/3.1.0rc1", "--json", "--offline", "--skip-credentials"
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "tag": "version/3.1.0rc1",
@@ -54,7 +56,9 @@ def test_plan_table_lists_every_step_with_its_reason(demo_repo: Repo):
     demo_repo.commit("changelog")
     demo_repo.push()
     demo_repo.tag("version/1.0.0-post1")
-    result = demo_repo.invoke("check-version", "--tag", "version/1.0.0-post1", "--offline")
+    result = demo_repo.invoke(
+        "check-version", "--tag", "version/1.0.0-post1", "--offline", "--skip-credentials"
+    )
     assert result.returncode == 0, result.stderr
     for step in ("bump", "build", "upload", "push-image", "notify", "deploy-ui"):
         assert step in result.stdout
@@ -70,6 +74,7 @@ def test_github_output_gets_the_same_keys(demo_repo: Repo, tmp_path: Path):
         "--github-output",
         "--offline",
         "--skip-credentials",
+        "--skip-credentials",
         env={"GITHUB_OUTPUT": str(output), "RELEASE_TAG": "version/4.0.0"},
     )
     assert result.returncode == 0, result.stderr
@@ -84,17 +89,22 @@ def test_github_output_gets_the_same_keys(demo_repo: Repo, tmp_path: Path):
 
 def test_tag_comes_from_the_environment_then_head(demo_repo: Repo):
     demo_repo.tag("version/1.2.0")
-    on_head = demo_repo.invoke("check-version", "--json", "--offline")
+    on_head = demo_repo.invoke("check-version", "--json", "--offline", "--skip-credentials")
     assert json.loads(on_head.stdout)["version"] == "1.2.0"
     push = demo_repo.invoke(
         "check-version",
         "--json",
         "--offline",
+        "--skip-credentials",
         env={"GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "version/1.2.0"},
     )
     assert json.loads(push.stdout)["tag"] == "version/1.2.0"
     explicit = demo_repo.invoke(
-        "check-version", "--json", "--offline", env={"RELEASE_TAG": "version/9.9.9"}
+        "check-version",
+        "--json",
+        "--offline",
+        "--skip-credentials",
+        env={"RELEASE_TAG": "version/9.9.9"},
     )
     assert_one_clear_line(explicit, 1, "tag version/9.9.9 does not exist")
 
@@ -144,14 +154,18 @@ def test_tag_on_a_branch_that_is_not_allowed_is_refused(demo_repo: Repo):
     demo_repo.commit("feature")
     demo_repo.push("feature/x")
     demo_repo.tag("version/1.1.0")
-    result = demo_repo.invoke("check-version", "--tag", "version/1.1.0", "--offline")
+    result = demo_repo.invoke(
+        "check-version", "--tag", "version/1.1.0", "--offline", "--skip-credentials"
+    )
     assert_one_clear_line(result, 1, "is not on an allowed branch (main, release/*)")
 
 
 def test_dirty_tree_is_refused(demo_repo: Repo):
     demo_repo.tag("version/1.1.0")
     demo_repo.write("demo-common/src/demo_common/__init__.py", "__version__ = 'hacked'\nX = 1\n")
-    result = demo_repo.invoke("check-version", "--tag", "version/1.1.0", "--offline")
+    result = demo_repo.invoke(
+        "check-version", "--tag", "version/1.1.0", "--offline", "--skip-credentials"
+    )
     assert_one_clear_line(
         result, 1, "uncommitted changes (demo-common/src/demo_common/__init__.py)"
     )
@@ -160,13 +174,17 @@ def test_dirty_tree_is_refused(demo_repo: Repo):
 def test_untracked_files_do_not_make_the_tree_dirty(demo_repo: Repo):
     demo_repo.tag("version/1.1.0")
     demo_repo.write("notes.txt", "scratch\n")
-    result = demo_repo.invoke("check-version", "--tag", "version/1.1.0", "--offline")
+    result = demo_repo.invoke(
+        "check-version", "--tag", "version/1.1.0", "--offline", "--skip-credentials"
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_post_release_without_its_base_is_refused(demo_repo: Repo):
     demo_repo.tag("version/1.1.0.post1")
-    result = demo_repo.invoke("check-version", "--tag", "version/1.1.0.post1", "--offline")
+    result = demo_repo.invoke(
+        "check-version", "--tag", "version/1.1.0.post1", "--offline", "--skip-credentials"
+    )
     assert_one_clear_line(result, 1, "needs its base tag version/1.1.0, which does not exist")
 
 
@@ -177,7 +195,9 @@ def test_post_release_with_a_code_change_is_refused(demo_repo: Repo):
     demo_repo.commit("a code change")
     demo_repo.push()
     demo_repo.tag("version/1.1.0-post1")
-    result = demo_repo.invoke("check-version", "--tag", "version/1.1.0-post1", "--offline")
+    result = demo_repo.invoke(
+        "check-version", "--tag", "version/1.1.0-post1", "--offline", "--skip-credentials"
+    )
     assert_one_clear_line(
         result, 1, "changes code since version/1.1.0 (demo-common/src/demo_common/extra.py)"
     )
@@ -193,7 +213,9 @@ def test_post_release_with_allowed_changes_passes(demo_repo: Repo):
     demo_repo.commit("rebuild")
     demo_repo.push()
     demo_repo.tag("version/1.1.0.post1")
-    result = demo_repo.invoke("check-version", "--tag", "version/1.1.0.post1", "--offline")
+    result = demo_repo.invoke(
+        "check-version", "--tag", "version/1.1.0.post1", "--offline", "--skip-credentials"
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -201,7 +223,9 @@ def test_two_spellings_of_one_post_release_are_refused(demo_repo: Repo):
     demo_repo.tag("version/1.1.0")
     demo_repo.tag("version/1.1.0.post1")
     demo_repo.tag("version/1.1.0-post1")
-    result = demo_repo.invoke("check-version", "--tag", "version/1.1.0-post1", "--offline")
+    result = demo_repo.invoke(
+        "check-version", "--tag", "version/1.1.0-post1", "--offline", "--skip-credentials"
+    )
     assert_one_clear_line(result, 1, "spell the same version 1.1.0.post1")
 
 
@@ -210,7 +234,7 @@ def test_tag_on_two_branches_belongs_to_the_default_branch_or_needs_branch(tmp_p
     repo.git("branch", "release/1.0")
     repo.push("release/1.0")
     repo.tag("version/1.0.0")
-    result = repo.invoke("check-version", "--json", "--offline")
+    result = repo.invoke("check-version", "--json", "--offline", "--skip-credentials")
     assert result.returncode == 0, result.stderr
     # Without main among them, the choice is the user's.
     text = (repo.path / "pyproject.toml").read_text()
@@ -222,23 +246,39 @@ def test_tag_on_two_branches_belongs_to_the_default_branch_or_needs_branch(tmp_p
     repo.git("push", "-q", "origin", "HEAD:refs/heads/release/1.1")
     repo.git("fetch", "-q", "origin")
     repo.tag("version/1.1.0")
-    ambiguous = repo.invoke("check-version", "--tag", "version/1.1.0", "--offline")
+    ambiguous = repo.invoke(
+        "check-version", "--tag", "version/1.1.0", "--offline", "--skip-credentials"
+    )
     assert_one_clear_line(ambiguous, 1, "on several allowed branches (main, release/1.1)")
     chosen = repo.invoke(
-        "check-version", "--tag", "version/1.1.0", "--offline", "--branch", "release/1.1"
+        "check-version",
+        "--tag",
+        "version/1.1.0",
+        "--offline",
+        "--skip-credentials",
+        "--branch",
+        "release/1.1",
     )
     assert chosen.returncode == 0, chosen.stderr
     assert "on release/1.1" in chosen.stderr
 
 
-def test_shallow_detached_clone_fetches_branches_or_refuses_offline(
-    demo_repo: Repo, tmp_path: Path
-):
-    demo_repo.write("CHANGELOG.md", "# Changelog\n\n## 1.1.0\n")
-    demo_repo.commit("more history")
-    demo_repo.push()
-    demo_repo.tag("version/1.1.0")
-    ci = demo_repo.clone(
+def test_shallow_detached_clone_fetches_branches_or_refuses_offline(tmp_path: Path):
+    # A repository whose steps need no service, so that only the branch fetch is online.
+    source = make_repo(
+        tmp_path / "source",
+        source=None,
+        files={
+            "pyproject.toml": '[tool.release]\n[[tool.release.version-files]]\npath = "VERSION"\n'
+            'kind = "regex"\npattern = "(.+)"\n',
+            "VERSION": "1.0.0\n",
+        },
+    )
+    source.write("CHANGELOG.md", "# Changelog\n\n## 1.1.0\n")
+    source.commit("more history")
+    source.push()
+    source.tag("version/1.1.0")
+    ci = source.clone(
         tmp_path / "ci", "--depth", "1", "--no-single-branch", "--branch", "version/1.1.0"
     )
     ci.git("fetch", "-q", "--depth", "1", "origin", "+refs/tags/version/*:refs/tags/version/*")
@@ -246,7 +286,7 @@ def test_shallow_detached_clone_fetches_branches_or_refuses_offline(
     ci.git("checkout", "-q", "--detach", "version/1.1.0")
     for ref in ci.git("for-each-ref", "--format=%(refname)", "refs/remotes", "refs/heads").split():
         ci.git("update-ref", "-d", ref)
-    offline = ci.invoke("check-version", "--offline")
+    offline = ci.invoke("check-version", "--offline", "--skip-credentials")
     assert_one_clear_line(offline, 1, "fetch-depth: 0")
     online = ci.invoke("check-version", "--json")
     assert online.returncode == 0, online.stderr
@@ -256,7 +296,7 @@ def test_shallow_detached_clone_fetches_branches_or_refuses_offline(
 
 def test_another_repository_is_checked_from_its_own_folder(demo_repo: Repo):
     demo_repo.tag("version/1.0.0")
-    result = demo_repo.invoke("check-version", "--json", "--offline")
+    result = demo_repo.invoke("check-version", "--json", "--offline", "--skip-credentials")
     assert json.loads(result.stdout)["image_tags"] == {
         "demo/node": ["1.0.0"],
         "demo/server": ["1.0.0"],
@@ -270,6 +310,7 @@ def test_help_documents_every_flag(demo_repo: Repo):
         "--json",
         "--github-output",
         "--offline",
+        "--skip-credentials",
         "--skip-credentials",
         "--branch",
     ):

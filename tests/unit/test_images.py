@@ -1,0 +1,145 @@
+"""The pure parts of ``release.images``: targets, labels, source URLs, build output."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from release import console
+from release.config import Config, Image, Registry
+from release.errors import ReleaseError
+from release.images import (
+    BuildLog,
+    Credentials,
+    created_time,
+    image_targets,
+    oci_labels,
+    parse_step,
+    registry_credentials,
+    source_url,
+)
+from release.version import parse_version
+
+NODE = Image(
+    name="infrastructure/node",
+    dockerfile="docker/node.Dockerfile",
+    build_args={"TAG": "{version}", "BASE": "{major}.{minor}", "NAME": "{codename}"},
+    extra_tags=["{version}-slim", "{codename}-live", "edge"],
+)
+CONFIG = Config(registry=Registry("harbor2.vantage6.ai"), images=(NODE,))
+
+
+def test_targets_carry_the_fixed_tags_version_first_and_templated_build_args():
+    [target] = image_targets(CONFIG, parse_version("4.2.0rc1"), {"x": "y"})
+    assert target.repository == "harbor2.vantage6.ai/infrastructure/node"
+    assert target.tags == ("4.2.0rc1", "4.2.0rc1-slim")  # channels are not fixed tags
+    assert target.build_args == {"TAG": "4.2.0rc1", "BASE": "4.2", "NAME": ""}  # no codename 4
+    assert target.labels == {"x": "y"}
+
+
+def test_the_version_tag_is_pushed_last_so_that_it_marks_a_complete_image():
+    [target] = image_targets(CONFIG, parse_version("3.1.0.post1"), {})
+    assert target.push_order == ("3.1.0.post1-slim", "3.1.0.post1")
+    assert target.build_args["NAME"] == "petronas"
+
+
+def test_oci_labels_use_the_docker_tag_the_commit_and_its_time():
+    labels = oci_labels(parse_version("3.1.0.post1"), "abc123", "2024-05-01T12:00:00Z", None)
+    assert labels == {
+        "org.opencontainers.image.version": "3.1.0.post1",
+        "org.opencontainers.image.revision": "abc123",
+        "org.opencontainers.image.created": "2024-05-01T12:00:00Z",
+    }
+
+
+def test_created_is_iso_8601_in_utc():
+    assert created_time(0) == "1970-01-01T00:00:00Z"
+    assert created_time(1714564800) == "2024-05-01T12:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("remote", "expected"),
+    [
+        ("git@github.com:vantage6/vantage6.git", "https://github.com/vantage6/vantage6"),
+        ("https://github.com/vantage6/vantage6.git", "https://github.com/vantage6/vantage6"),
+        (
+            "https://x-access-token:ghs_secret@github.com/vantage6/vantage6",
+            "https://github.com/vantage6/vantage6",
+        ),
+        ("ssh://git@gitlab.example.org:2222/a/b.git", "https://gitlab.example.org:2222/a/b"),
+        (None, None),
+    ],
+)
+def test_the_source_label_is_the_remote_without_credentials(remote, expected):
+    assert source_url(remote, {}) == expected
+
+
+def test_the_source_label_in_github_actions_is_the_repository_page():
+    env = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "vantage6/vantage6"}
+    assert source_url("/tmp/x.git", env) == "https://github.com/vantage6/vantage6"
+
+
+def test_a_local_remote_path_is_kept_as_the_source(tmp_path):
+    assert source_url(str(tmp_path), {}) == str(tmp_path)
+
+
+def test_step_lines_are_parsed():
+    assert parse_step("Step 3/8 : COPY missing.txt /m") == (3, 8, "COPY missing.txt /m")
+    assert parse_step(" ---> Running in 123") is None
+
+
+def test_the_build_log_joins_split_chunks_and_names_the_failing_step():
+    log = BuildLog()
+    lines = []
+    for chunk in (
+        {"stream": "Step 1/2 : FROM scratch"},
+        {"stream": "\n"},
+        {"stream": " ---> \n"},
+        {"stream": "Step 2/2 : RUN false"},
+        {"stream": "\n ---> Running in abc\n"},
+        {"errorDetail": {"message": "The command '/bin/sh -c false' returned\na non-zero code: 1"}},
+    ):
+        lines += log.feed(chunk)
+    assert lines == [
+        "Step 1/2 : FROM scratch",
+        " --->",
+        "Step 2/2 : RUN false",
+        " ---> Running in abc",
+    ]
+    assert log.failure("demo/node") == (
+        "building demo/node failed at Step 2/2 : RUN false: "
+        "The command '/bin/sh -c false' returned a non-zero code: 1"
+    )
+
+
+def test_the_build_log_keeps_the_image_id_and_the_last_lines():
+    log = BuildLog()
+    for n in range(40):
+        log.feed({"stream": f"line {n}\n"})
+    log.feed({"aux": {"ID": "sha256:abc"}})
+    assert log.image_id == "sha256:abc"
+    assert list(log.tail)[-1] == "line 39" and len(log.tail) < 40
+
+
+def test_credentials_from_the_environment_are_masked_at_once():
+    env = {"RELEASE_REGISTRY_USERNAME": "robot", "RELEASE_REGISTRY_PASSWORD": "hunter2-registry"}
+    credentials = registry_credentials(Registry("harbor.example.org"), env)
+    assert credentials == Credentials("robot", "hunter2-registry", credentials.source)
+    assert "hunter2-registry" not in repr(credentials)
+    assert console.mask("token hunter2-registry") == "token ***"
+
+
+def test_half_of_the_credential_pair_is_an_error():
+    with pytest.raises(ReleaseError, match="RELEASE_REGISTRY_PASSWORD is not"):
+        registry_credentials(Registry("h.example.org"), {"RELEASE_REGISTRY_USERNAME": "robot"})
+
+
+def test_docker_login_credentials_are_used_when_the_environment_has_none(tmp_path):
+    auth = base64.b64encode(b"robot:from-docker-config").decode()
+    (tmp_path / "config.json").write_text(json.dumps({"auths": {"h.example.org": {"auth": auth}}}))
+    credentials = registry_credentials(Registry("h.example.org"), {"DOCKER_CONFIG": str(tmp_path)})
+    assert credentials is not None
+    assert (credentials.username, credentials.password) == ("robot", "from-docker-config")
+    assert console.mask("from-docker-config") == "***"
