@@ -499,7 +499,7 @@ def _describe(error: Exception, timeout: float) -> str:
     if isinstance(error, requests.ConnectTimeout):
         return "the connection timed out"
     if isinstance(error, requests.ReadTimeout):
-        return f"no answer within {timeout:g} s"
+        return f"no answer came within {timeout:g} s"
     if _before_sending(error):
         return "the connection was refused or the host is unknown"
     if isinstance(error, requests.ConnectionError):
@@ -519,12 +519,20 @@ class Decision:
     reason: str = ""
 
 
+def check_channel_hint(tag: str, where: str) -> str:
+    """How to settle a lost answer (the channel last: a URL there stays clickable)."""
+    return (
+        f"look for it in the channel, then run `invoke notify --tag {tag} --assume-posted` "
+        f"if it is there, or `invoke notify --tag {tag} --repost` if it is not; "
+        f"the channel: {where}"
+    )
+
+
 def lost_answer_error(tag: str, where: str) -> ReleaseError:
     return ReleaseError(
-        f"an earlier run sent the announcement of {tag} to Discord but its answer was lost: "
-        f"the message may have been posted; look in {where}",
-        f"then run `invoke notify --tag {tag} --assume-posted` if it is there, "
-        f"or `invoke notify --tag {tag} --repost` if it is not",
+        f"an earlier run sent the announcement of {tag} to Discord but its answer was lost, "
+        "so the message may have been posted, and notify will not guess",
+        check_channel_hint(tag, where),
     )
 
 
@@ -565,9 +573,9 @@ def _channel_hint(record: Mapping[str, Any] | None, webhook_id: str | None = Non
     record = record or {}
     guild, channel = record.get("guild_id"), record.get("channel_id")
     if guild and channel:
-        return f"the channel https://discord.com/channels/{guild}/{channel}"
+        return f"https://discord.com/channels/{guild}/{channel}"
     wid = record.get("webhook_id") or webhook_id
-    return f"the channel of Discord webhook {wid}" if wid else "the Discord channel"
+    return f"the one Discord webhook {wid} posts to" if wid else "the webhook's Discord channel"
 
 
 # -- the step -------------------------------------------------------------------
@@ -742,12 +750,10 @@ class NotifyStep:
             message = client.execute(payload)
         except AnswerLost as lost:
             ctx.state.record(STEP, {**base, "status": "unknown", "detail": lost.message})
-            hint = _channel_hint(base)
             raise StepError(
-                f"sent the announcement of {ctx.tag} to Discord, but {lost.message}: "
-                f"the message may have been posted; look in {hint}",
-                f"then run `invoke notify --tag {ctx.tag} --assume-posted` if it is there, or "
-                f"`invoke notify --tag {ctx.tag} --repost` if it is not; until then notify refuses",
+                f"sent the announcement of {ctx.tag} to Discord, but {lost.message}, so the "
+                "message may have been posted; until you say which, notify refuses to run again",
+                check_channel_hint(ctx.tag, _channel_hint(base)),
             ) from None
         except ReleaseError:
             ctx.state.record(STEP, {**base, "status": "failed"})

@@ -200,7 +200,10 @@ class DiscordWebhookServer(LocalService):
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, name="discord-contract", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # shutdown() waits up to one interval
+            name="discord-contract",
+            daemon=True,
         )
         self._thread.start()
         return self
