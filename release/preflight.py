@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from release import console
+from release import console, protect
 from release.config import Config, load_config, matches_any, parse_config
 from release.context import Options, ReleaseContext, load_step
 from release.errors import ConfigError, PreflightError, ReleaseError, UsageError
@@ -61,7 +61,11 @@ def tagged_config(git: Git, commit: str, env: Mapping[str, str], tag: str) -> Co
     if text is None:
         raise ConfigError(f"{tag} has no pyproject.toml in the repository root")
     return parse_config(
-        text, git.files(commit), env, source=f"pyproject.toml at {tag}", project_folder=git.root.name
+        text,
+        git.files(commit),
+        env,
+        source=f"pyproject.toml at {tag}",
+        project_folder=git.root.name,
     )
 
 
@@ -87,9 +91,16 @@ def resolve(tag_arg: str | None, options: Options, start: Path | None = None) ->
     notices: list[str] = []
     problems += _spelling_problems(git, tag, version, config.tag_prefix)
     branch = _branch(git, info.commit, config, options, notices, problems)
+    # maintainers, signed tags and yanked come from the tip of the default branch
+    # (DESIGN.md "Protected releases"), never from the tagged commit.
+    policy = protect.read_policy(git, config, env, options.offline)
+    config = policy.govern(config)
+    notices += policy.notices
+    problems += policy.problems
     problems += _clean_tree_problems(git, config, version)
     if version.kind is Kind.POST:
         problems += _post_problems(git, info.commit, version, config)
+    problems += protect.problems(git, policy, tag, info, env, config.remote)
     observed = Observed(
         tag=tag,
         commit=info.commit,
@@ -141,9 +152,7 @@ def _branch(
             f"this clone lacks the branch history to tell where the tag belongs: "
             f"fetched the branches from {config.remote}"
         )
-        git.fetch(
-            config.remote, f"+refs/heads/*:refs/remotes/{config.remote}/*", unshallow=True
-        )
+        git.fetch(config.remote, f"+refs/heads/*:refs/remotes/{config.remote}/*", unshallow=True)
         candidates = _allowed_branches(git, commit, config)
     allowed = ", ".join(config.branches)
     if not candidates:
@@ -183,7 +192,10 @@ def _needs_fetch(git: Git, config: Config) -> bool:
     if git.is_shallow():
         return True
     refs = git.out("for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes")
-    names = {ref.split("/", 1)[1] if ref.startswith(config.remote + "/") else ref for ref in refs.splitlines()}
+    names = {
+        ref.split("/", 1)[1] if ref.startswith(config.remote + "/") else ref
+        for ref in refs.splitlines()
+    }
     return not any(config.branch_allowed(name) for name in names)
 
 
@@ -198,16 +210,20 @@ def _clean_tree_problems(git: Git, config: Config, version: ReleaseVersion) -> l
     offending = [name for name in dirty if not _holds(git, name, version_files, version)]
     if not offending:
         return []
-    shown = ", ".join(offending[:5]) + (f" and {len(offending) - 5} more" if len(offending) > 5 else "")
+    shown = ", ".join(offending[:5]) + (
+        f" and {len(offending) - 5} more" if len(offending) > 5 else ""
+    )
     return [f"the working tree has uncommitted changes ({shown}): commit or stash them first"]
 
 
-def _holds(git: Git, name: str, version_files: Mapping[str, object], version: ReleaseVersion) -> bool:
+def _holds(
+    git: Git, name: str, version_files: Mapping[str, object], version: ReleaseVersion
+) -> bool:
     entry = version_files.get(name)
     if entry is None:
         return False
     try:
-        from release.bump import holds_version
+        from release.bump import holds_version  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return False
     path = git.root / name
@@ -226,7 +242,9 @@ def _post_problems(git: Git, commit: str, version: ReleaseVersion, config: Confi
     offending = [name for name in changed if not post_change_allowed(name, config)]
     if not offending:
         return []
-    shown = ", ".join(offending[:5]) + (f" and {len(offending) - 5} more" if len(offending) > 5 else "")
+    shown = ", ".join(offending[:5]) + (
+        f" and {len(offending) - 5} more" if len(offending) > 5 else ""
+    )
     return [
         f"post release {version.pep440} changes code since {base} ({shown}): code changes are "
         "never released as .postN; release them as a new patch version"
