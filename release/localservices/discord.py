@@ -36,9 +36,12 @@ import re
 import secrets
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -169,6 +172,13 @@ class _State:
     faults: deque[Fault] = field(default_factory=deque)
     next_id: int = 1_180_000_000_000_000_000
     released: threading.Event = field(default_factory=threading.Event)
+    journal: Path | None = None  # the messages, rewritten after every post and edit
+
+    def write_journal(self) -> None:
+        """Write the messages to the journal (called with the lock held)."""
+        if self.journal is not None:
+            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            self.journal.write_text(json.dumps(self.messages, indent=2) + "\n", encoding="utf-8")
 
 
 class DiscordWebhookServer(LocalService):
@@ -178,12 +188,19 @@ class DiscordWebhookServer(LocalService):
     default to values shaped like Discord's (the token random per server).
     """
 
-    def __init__(self, webhook_id: str = "1234567890123456789", token: str | None = None) -> None:
+    def __init__(
+        self,
+        webhook_id: str = "1234567890123456789",
+        token: str | None = None,
+        *,
+        journal: Path | None = None,
+    ) -> None:
         self._state = _State(
             webhook_id=webhook_id,
             token=token or secrets.token_urlsafe(51),
             channel_id="1111111111111111111",
             guild_id="2222222222222222222",
+            journal=journal,
         )
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -241,6 +258,18 @@ class DiscordWebhookServer(LocalService):
     @property
     def url(self) -> str:
         return f"http://{LOCALHOST}:{self.port}/api/webhooks/{self.webhook_id}/{self.token}"
+
+    def env(self) -> dict[str, str]:
+        """The environment that points the release tool at this webhook."""
+        return {"DISCORD_WEBHOOK_URL": self.url}
+
+    def describe(self) -> str:
+        """One line for people (the token left out)."""
+        where = f"; messages in {self._state.journal}" if self._state.journal else ""
+        return (
+            f"Discord webhook (contract server): http://{LOCALHOST}:{self.port}"
+            f"/api/webhooks/{self.webhook_id}/<token>{where}"
+        )
 
     def url_for(self, webhook_id: str, token: str) -> str:
         """A webhook URL on this server with another id or token (404 / 401)."""
@@ -440,6 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "flags": 0,
             }
             state.messages[message_id] = message
+            state.write_journal()
         if not answer:
             return
         if query.get("wait", ["false"])[0].lower() == "true":
@@ -472,6 +502,7 @@ class _Handler(BaseHTTPRequestHandler):
             if "embeds" in body:
                 message["embeds"] = [dict(e, type="rich") for e in body["embeds"] or []]
             message["edited_timestamp"] = _now()
+            state.write_journal()
             snapshot = json.loads(json.dumps(message))
         self._send(200, snapshot, received)
 
@@ -517,6 +548,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+
+@contextmanager
+def demo_server(workdir: Path) -> Iterator[DiscordWebhookServer]:
+    """The webhook ``invoke demo`` releases into; messages land in ``workdir/messages.json``."""
+    with DiscordWebhookServer(journal=workdir / "messages.json") as server:
+        yield server
 
 
 def _header_seconds(seconds: float) -> str:

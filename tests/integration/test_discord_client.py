@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from release.errors import ReleaseError
 from release.localservices import free_port
-from release.localservices.discord import DiscordWebhookServer
+from release.localservices.discord import DiscordWebhookServer, demo_server
 from release.notify import AnswerLost, DiscordClient, DiscordError, parse_webhook
 
 
@@ -169,3 +171,12 @@ def test_the_webhook_object_names_its_channel(discord: DiscordWebhookServer) -> 
     found = client_for(discord.url, Waits()).get_webhook()
     assert found["channel_id"] == discord.channel_id
     assert found["id"] == discord.webhook_id
+
+
+def test_the_demo_server_keeps_a_journal_and_never_describes_its_token(tmp_path: Path) -> None:
+    with demo_server(tmp_path) as server:
+        posted = client_for(server.env()["DISCORD_WEBHOOK_URL"], Waits()).execute(MESSAGE)
+        journal = json.loads((tmp_path / "messages.json").read_text())
+        assert journal[posted["id"]]["content"] == "hello"
+        assert server.token not in server.describe()
+        assert "messages.json" in server.describe()

@@ -312,3 +312,47 @@ def test_dry_run_prints_the_exact_message_and_sends_nothing(
     assert discord.received("POST") == []
     assert record(demo_repo) is None
     assert_token_never_shown(discord, [demo_repo], result)
+
+
+def test_gathering_on_a_github_remote_links_the_changelog_and_the_compare_view(
+    demo_repo: Repo,
+) -> None:
+    from release.context import Options
+    from release.notify import gather
+    from release.preflight import resolve
+
+    demo_repo.tag("version/0.9.0")
+    demo_repo.write("app/node.txt", "health check\n")
+    demo_repo.commit("Updated the version to 0.9.0")  # a bump commit: not a note
+    demo_repo.write("app/node.txt", "health check v2\n")
+    demo_repo.commit("Add the node's health check")
+    demo_repo.tag("version/1.0.0rc1")  # pre-releases are not the previous release
+    demo_repo.write("app/server.txt", "port 8080\n")
+    demo_repo.commit("Fix the server's port")
+    demo_repo.push()
+    demo_repo.tag(TAG)
+    demo_repo.git("remote", "set-url", "origin", "https://github.com/acme/demo.git")
+    options = Options(offline=True, env={})
+
+    ctx = resolve(TAG, options, start=demo_repo.path)
+    announcement = gather(ctx)
+    compare = "https://github.com/acme/demo/compare/version/0.9.0...version/1.0.0"
+    assert announcement.url == compare
+    assert announcement.notes.source == "CHANGELOG.md"
+    assert announcement.notes.url == (
+        f"https://github.com/acme/demo/blob/{ctx.commit}/CHANGELOG.md#100"
+    )
+    changes = {s.name: s.lines for s in announcement.sections}["Changes"]
+    assert changes == (f"[version/0.9.0...version/1.0.0]({compare})",)
+
+    demo_repo.git("tag", "-d", TAG)
+    demo_repo.write("CHANGELOG.md", "# Changelog\n\n## 0.9.0\n\n- older\n")
+    demo_repo.commit("Drop the 1.0.0 notes")
+    demo_repo.tag(TAG, push=False)
+    ctx = resolve(TAG, options, start=demo_repo.path)
+    notes = gather(ctx).notes
+    assert notes.text == (
+        "- Drop the 1.0.0 notes\n- Fix the server's port\n- Add the node's health check"
+    )
+    assert notes.source == "the commits since version/0.9.0"
+    assert notes.url == f"https://github.com/acme/demo/compare/version/0.9.0...{ctx.commit}"
