@@ -94,6 +94,7 @@ class Announcement:
     sections: tuple[Section, ...] = ()
     url: str | None = None  # the title's link
     timestamp: str | None = None  # ISO 8601, the tagged commit's time
+    rebuilt_with: str = "updated dependencies"  # post releases: what changed since X.Y.Z
 
 
 def render_message(announcement: Announcement) -> dict[str, Any]:
@@ -109,9 +110,10 @@ def render_message(announcement: Announcement) -> dict[str, Any]:
     if a.version.kind is Kind.POST:
         base = a.version.base.pep440
         title = f"{project} {v}: a rebuild of {base}"
-        content = f"**{project} {v}**: a rebuild of {base} with updated dependencies"
+        reason = _cut(_one_line(a.rebuilt_with) or "updated dependencies", 100)
+        content = f"**{project} {v}**: a rebuild of {base} with {reason}"
         intro = (
-            f"A rebuild of {project} {base} with updated dependencies; "
+            f"A rebuild of {project} {base} with {reason}; "
             f"the code is the one released as {base}."
         )
         color = POST_COLOR

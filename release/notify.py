@@ -169,6 +169,14 @@ def package_names_from_config(git: Git, commit: str, config: Config) -> list[str
     return names
 
 
+def changed_since_base(
+    git: Git, commit: str, version: ReleaseVersion, config: Config
+) -> list[str] | None:
+    """The files a post release changed since its base ``X.Y.Z`` (None: no base tag here)."""
+    base = git.rev(version.base.tag(config.tag_prefix))
+    return None if base is None else git.changed_files(base, commit)
+
+
 def gather(ctx: ReleaseContext) -> Announcement:
     """What the announcement of ``ctx``'s release says: notes, links, title."""
     config = ctx.config
@@ -196,6 +204,12 @@ def gather(ctx: ReleaseContext) -> Announcement:
         github=github,
     )
     stamp = datetime.fromtimestamp(ctx.git.commit_time(ctx.commit), tz=UTC).isoformat()
+    rebuilt_with = "updated dependencies"
+    if ctx.version.kind is Kind.POST and config.ui is not None:
+        changed = changed_since_base(ctx.git, ctx.commit, ctx.version, config)
+        ui = f"{config.ui.path.rstrip('/')}/"
+        if changed and all(name.startswith(ui) for name in changed):
+            rebuilt_with = "an updated UI"
     return Announcement(
         project=project,
         version=ctx.version,
@@ -205,6 +219,7 @@ def gather(ctx: ReleaseContext) -> Announcement:
         sections=sections,
         url=url,
         timestamp=stamp,
+        rebuilt_with=rebuilt_with,
     )
 
 

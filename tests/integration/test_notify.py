@@ -37,6 +37,7 @@ def notify(
 ) -> subprocess.CompletedProcess[str]:
     env = {"DISCORD_WEBHOOK_URL": discord.url if url is None else url}
     env["RELEASE_DISCORD_TIMEOUT"] = timeout
+    env["RELEASE_DEBUG"] = "1"  # tracebacks too must not show the token
     return repo.invoke("notify", "--tag", tag, *args, env=env)
 
 
@@ -125,13 +126,18 @@ def test_a_pre_release_posts_nothing_and_says_so(
     assert_token_never_shown(discord, [demo_repo], result)
 
 
+@pytest.mark.parametrize(
+    ("changed", "wording"),
+    [("docker/node.Dockerfile", "updated dependencies"), ("ui/build.js", "an updated UI")],
+)
 def test_a_post_release_is_announced_as_a_rebuild_with_the_commits_since_its_base(
-    demo_repo: Repo, discord: DiscordWebhookServer
+    demo_repo: Repo, discord: DiscordWebhookServer, changed: str, wording: str
 ) -> None:
     demo_repo.tag(TAG)
-    dockerfile = demo_repo.path / "docker" / "node.Dockerfile"
-    dockerfile.write_text(dockerfile.read_text() + "# refreshed dependencies\n")
-    demo_repo.commit("Rebuild the node image on the patched base")
+    path = demo_repo.path / changed
+    comment = "// refreshed" if changed.endswith(".js") else "# refreshed dependencies"
+    path.write_text(f"{path.read_text()}\n{comment}\n")
+    demo_repo.commit("Rebuild on the patched base")
     demo_repo.push()
     demo_repo.tag("version/1.0.0.post1")
     result = notify(demo_repo, discord, tag="version/1.0.0.post1")
@@ -139,13 +145,11 @@ def test_a_post_release_is_announced_as_a_rebuild_with_the_commits_since_its_bas
     embed = posted_embed(discord)
     assert embed["title"] == "demo 1.0.0.post1: a rebuild of 1.0.0"
     assert embed["description"].startswith(
-        "A rebuild of demo 1.0.0 with updated dependencies; the code is the one released as 1.0.0."
+        f"A rebuild of demo 1.0.0 with {wording}; the code is the one released as 1.0.0."
     )
-    assert embed["description"].endswith("- Rebuild the node image on the patched base")
+    assert embed["description"].endswith("- Rebuild on the patched base")
     [message] = discord.messages.values()
-    assert (
-        message["content"] == "**demo 1.0.0.post1**: a rebuild of 1.0.0 with updated dependencies"
-    )
+    assert message["content"] == f"**demo 1.0.0.post1**: a rebuild of 1.0.0 with {wording}"
     names = [f["name"] for f in embed["fields"]]
     assert "Python packages" not in names  # post releases upload nothing
     assert "Docker images" in names
