@@ -716,7 +716,12 @@ class NotifyStep:
                 else "would post"
             )
             show_message(payload, f"Discord message ({what})")
-            return StepResult(STEP, "dry-run", f"{what} the announcement of {ctx.tag}")
+            summary = (
+                f"would edit the announcement of {ctx.tag} (message {decision.message_id})"
+                if decision.action == "edit"
+                else f"would post the announcement of {ctx.tag}"
+            )
+            return StepResult(STEP, "dry-run", summary)
         if webhook is None:
             raise ReleaseError(f"{WEBHOOK_ENV} is not set", f"set it to {EXPECTED_URL}")
         client = DiscordClient(webhook, timeout=_timeout(ctx.env))
@@ -725,7 +730,7 @@ class NotifyStep:
             if decision.action == "edit":
                 assert decision.message_id is not None
                 return self._edit(ctx, client, decision.message_id, payload, record or {})
-            return self._post(ctx, client, webhook, payload, info)
+            return self._post(ctx, client, payload, info)
         finally:
             client.close()
 
@@ -751,7 +756,6 @@ class NotifyStep:
         self,
         ctx: ReleaseContext,
         client: DiscordClient,
-        webhook: Webhook,
         payload: dict[str, Any],
         info: Mapping[str, Any],
     ) -> StepResult:

@@ -280,7 +280,14 @@ def test_an_unknown_webhook_is_refused_before_anything_is_sent(
     )
     assert discord.received("POST") == []
     assert record(demo_repo) is None
-    assert_token_never_shown(discord, [demo_repo], result)
+
+    assert notify(demo_repo, discord).returncode == 0
+    [message_id] = discord.messages
+    rehearsal = notify(demo_repo, discord, "--dry-run")
+    assert rehearsal.returncode == 0, rehearsal.stderr
+    assert f"would edit the announcement of {TAG} (message {message_id})" in rehearsal.stderr
+    assert discord.received("PATCH") == []
+    assert_token_never_shown(discord, [demo_repo], result, rehearsal)
 
 
 @pytest.mark.parametrize(
@@ -315,7 +322,14 @@ def test_dry_run_prints_the_exact_message_and_sends_nothing(
     assert payload["allowed_mentions"] == {"parse": []}
     assert discord.received("POST") == []
     assert record(demo_repo) is None
-    assert_token_never_shown(discord, [demo_repo], result)
+
+    assert notify(demo_repo, discord).returncode == 0
+    [message_id] = discord.messages
+    rehearsal = notify(demo_repo, discord, "--dry-run")
+    assert rehearsal.returncode == 0, rehearsal.stderr
+    assert f"would edit the announcement of {TAG} (message {message_id})" in rehearsal.stderr
+    assert discord.received("PATCH") == []
+    assert_token_never_shown(discord, [demo_repo], result, rehearsal)
 
 
 def test_gathering_on_a_github_remote_links_the_changelog_and_the_compare_view(
