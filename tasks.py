@@ -124,6 +124,59 @@ def tag(
     pre=[check_version],
     help={
         "tag": TAG_HELP,
+        "dry_run": "build and zip the UI, show what would be deployed where, deploy nothing",
+        "offline": OFFLINE_HELP,
+        "branch": BRANCH_HELP,
+    },
+)
+@boundary
+def deploy_ui(
+    c: Context,
+    tag: str | None = None,
+    dry_run: bool = False,
+    offline: bool = False,
+    branch: str | None = None,
+) -> None:
+    """Set the UI's npm version, build it and deploy it to its Azure App Service.
+
+    Credentials: the publish profile in $AZURE_WEBAPP_PUBLISH_PROFILE. Pre-releases are
+    built and not deployed.
+    """
+    from release.ui import deploy_ui as run
+
+    run(tag, dry_run=dry_run, offline=offline, branch=branch)
+
+
+@task(
+    pre=[check_version],
+    help={
+        "tag": TAG_HELP,
+        "commit": (
+            "commit exactly the version files and push the commit to the branch the tag was "
+            "cut from (never forced; replayed onto the branch when it moved since the tag)"
+        ),
+        "dry_run": "show the diff (and with --commit the commit it would push), change nothing",
+        "branch": BRANCH_HELP,
+    },
+)
+@boundary
+def bump(
+    c: Context,
+    tag: str | None = None,
+    commit: bool = False,
+    dry_run: bool = False,
+    branch: str | None = None,
+) -> None:
+    """Write the version into the configured files; --commit commits and pushes it."""
+    from release.commands import run_step
+
+    run_step("bump", tag, dry_run=dry_run, branch=branch, extra={"commit": commit})
+
+
+@task(
+    pre=[check_version],
+    help={
+        "tag": TAG_HELP,
         "dry_run": "print the exact message that would be posted or edited; send nothing",
         "repost": "post the announcement again (after a lost answer, or a deleted message)",
         "assume_posted": "mark the announcement as posted without sending anything "
