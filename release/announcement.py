@@ -113,8 +113,7 @@ def render_message(announcement: Announcement) -> dict[str, Any]:
         reason = _cut(_one_line(a.rebuilt_with) or "updated dependencies", 100)
         content = f"**{project} {v}**: a rebuild of {base} with {reason}"
         intro = (
-            f"A rebuild of {project} {base} with {reason}; "
-            f"the code is the one released as {base}."
+            f"A rebuild of {project} {base} with {reason}; the code is the one released as {base}."
         )
         color = POST_COLOR
     else:
