@@ -189,3 +189,36 @@ def push_image(
     from release.commands import run_step
 
     run_step("push-image", tag, dry_run=dry_run, branch=branch)
+
+
+@task(
+    pre=[check_version],
+    help={
+        "tag": TAG_HELP,
+        "dry_run": "print the exact message that would be posted or edited; send nothing",
+        "repost": "post the announcement again (after a lost answer, or a deleted message)",
+        "assume_posted": "mark the announcement as posted without sending anything "
+        "(after finding it in the channel)",
+        "offline": OFFLINE_HELP,
+        "branch": BRANCH_HELP,
+    },
+)
+@boundary
+def notify(
+    c: Context,
+    tag: str | None = None,
+    dry_run: bool = False,
+    repost: bool = False,
+    assume_posted: bool = False,
+    offline: bool = False,
+    branch: str | None = None,
+) -> None:
+    """Announce the release on Discord: posted once, edited by every later run."""
+    import os
+
+    from release.commands import run_step
+    from release.notify import notify_flags, register_webhook_secrets
+
+    register_webhook_secrets(os.environ)
+    flags = notify_flags(repost, assume_posted)
+    run_step("notify", tag, dry_run=dry_run, offline=offline, branch=branch, extra=flags)
