@@ -296,7 +296,7 @@ def _repin(requirement: str, siblings: frozenset[str], version: str) -> str | No
     if parsed.url or canonicalize_name(parsed.name) not in siblings:
         return None
     specs = list(parsed.specifier)
-    if len(specs) != 1 or specs[0].operator != "==" or "*" in specs[0].version:
+    if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
         return None
     head, sep, marker = requirement.partition(";")
     new_head = _PIN.sub(lambda m: f"{m[1]}{m[2]}{version}", head, count=1)
@@ -345,7 +345,7 @@ def _version_info(text: str, job: _Job) -> _Result:
 def _build_file(text: str, build: int) -> str:
     stripped = text.strip()
     if not re.fullmatch(r"-?[0-9]+", stripped):
-        raise _Missing("a build number (an integer)")
+        raise _Missing("build number (an integer)")
     lead = text[: len(text) - len(text.lstrip())]
     trail = text[len(text.rstrip()) :]
     return f"{lead}{build}{trail}"
@@ -362,7 +362,7 @@ _DUNDER = re.compile(
 def _dunder(text: str, job: _Job) -> _Result:
     spans = [m.span("version") for m in _DUNDER.finditer(text)]
     if not spans:
-        raise _Missing('a module-level __version__ = "..." assignment')
+        raise _Missing('module-level __version__ = "..." assignment')
     return _Result(_replace_spans(text, spans, job.value))
 
 
@@ -380,7 +380,7 @@ def _package_json(text: str, job: _Job) -> _Result:
         raise _Unreadable(f"is not valid JSON ({error})") from None
     strings = [span for span in spans.values() if text[span[0]] == '"']
     if _ROOT_VERSION not in spans or text[spans[_ROOT_VERSION][0]] != '"':
-        raise _Missing('a top-level "version" string')
+        raise _Missing('top-level "version" string')
     return _Result(_replace_spans(text, strings, json.dumps(job.value)))
 
 
@@ -469,7 +469,7 @@ def _regex(text: str, job: _Job) -> _Result:
     group: int | str = "version" if "version" in compiled.groupindex else 1
     spans = [m.span(group) for m in compiled.finditer(text) if m.start(group) != -1]
     if not spans:
-        raise _Missing(f"a match of the pattern {pattern!r}")
+        raise _Missing(f"match of the pattern {pattern!r}")
     return _Result(_replace_spans(text, spans, job.value))
 
 
@@ -648,11 +648,11 @@ def _plan_entry(
                 problems += _plan_build_file(plan, name, entry.kind, result.build)
         except _Missing as missing_marker:
             if not is_glob(entry.path):
-                problems.append(f"{name}: no {missing_marker.looked_for} ({where})")
+                problems.append(f"{name} has no {missing_marker.looked_for} ({where})")
             else:
                 missing.append((name, missing_marker.looked_for))
                 plan.skipped[name] = FileChange(
-                    name, entry.kind, text, text, skipped=f"no {missing_marker.looked_for}"
+                    name, entry.kind, text, text, skipped=f"has no {missing_marker.looked_for}"
                 )
             continue
         except _Unreadable as error:
@@ -678,7 +678,7 @@ def _plan_build_file(plan: _Plan, name: str, kind: str, build: int) -> list[str]
     try:
         plan.update(build_name, kind, _build_file(text, build), None)
     except _Missing as missing:
-        return [f"{build_name}: no {missing.looked_for} (the {BUILD_FILE} of {name})"]
+        return [f"{build_name} has no {missing.looked_for} (the {BUILD_FILE} of {name})"]
     return []
 
 
@@ -930,6 +930,12 @@ class _Pushed:
     ok: bool
     race: bool = False
     reason: str = ""
+    already: bool = False  # the remote held this very commit (a racing run made the same one)
+
+
+# How a push that lost a race shows: the branch moved before (rejected by our side) or while
+# (the server could not update the ref it had locked for another push) it was sent.
+_RACE_SIGNS = ("(fetch first)", "(non-fast-forward)", "(failed to update ref)", "(failed to lock)")
 
 
 def push_commit(git: Git, remote: str, commit: str, branch: str) -> _Pushed:
@@ -943,10 +949,11 @@ def push_commit(git: Git, remote: str, commit: str, branch: str) -> _Pushed:
         check=False,
     )
     if result.returncode == 0:
-        return _Pushed(ok=True)
+        already = any(line.startswith("=\t") for line in result.stdout.splitlines())
+        return _Pushed(ok=True, already=already)
     status = [line for line in result.stdout.splitlines() if line.startswith("!")]
     summary = status[0].split("\t")[-1] if status else ""
-    if "[rejected]" in summary and ("fetch first" in summary or "non-fast-forward" in summary):
+    if any(sign in summary for sign in _RACE_SIGNS) or "cannot lock ref" in result.stderr:
         return _Pushed(ok=False, race=True, reason=summary)
     remote_lines = [
         line.removeprefix("remote:").strip()
@@ -1133,6 +1140,8 @@ class Bump:
                     tuple(details),
                 )
             pushed = push_commit(ctx.git, remote, candidate, branch)
+            if pushed.already:
+                return self._held(ctx, candidate, dry_run)
             if pushed.ok:
                 local = update_local_branch(ctx.git, remote, branch, candidate)
                 if local:
