@@ -102,7 +102,7 @@ def test_commit_in_the_demo_monorepo_commits_once_pushes_once_then_does_nothing(
     assert remote_tip(demo_repo) == tip
 
 
-def test_without_commit_writes_the_working_tree_and_a_second_run_does_nothing(demo_repo):
+def test_without_commit_writes_the_working_tree_then_commit_pushes_those_files(demo_repo):
     demo_repo.tag("version/4.2.0")
     before = remote_tip(demo_repo)
 
@@ -121,6 +121,13 @@ def test_without_commit_writes_the_working_tree_and_a_second_run_does_nothing(de
     assert again.returncode == 0, again.stderr
     assert "the working tree already holds 4.2.0: nothing to do" in again.stderr
     assert remote_tip(demo_repo) == before
+
+    # the written files pass the clean-tree check; --commit then pushes the same content
+    committed = demo_repo.invoke("bump", "--tag", "version/4.2.0", "--commit")
+    assert committed.returncode == 0, committed.stderr
+    assert "fast-forwarded your main" in committed.stderr
+    assert demo_repo.git("rev-parse", "HEAD") == remote_tip(demo_repo) != before
+    assert demo_repo.git("status", "--porcelain") == ""
 
 
 def test_dry_run_commit_shows_the_commit_and_changes_nothing(demo_repo):

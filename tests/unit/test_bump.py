@@ -14,6 +14,8 @@ from release.bump import BumpError, holds_version, plan_writes, write_versions
 from release.config import Config, Package, VersionFile, load_config
 from release.version import ReleaseVersion, parse_version
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
 V6_VERSION = '''"""The version of vantage6-node."""
 import json
 import os
