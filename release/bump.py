@@ -1122,9 +1122,10 @@ class Bump:
                 return self._held(ctx, tip, dry_run)
             if not ctx.git.is_ancestor(made.parent, tip):
                 raise ReleaseError(
-                    f"{where} ({tip[:12]}) no longer contains {ctx.tag} ({made.parent[:12]}): "
-                    "its history was rewritten since the tag; nothing was pushed",
-                    f"update the version on {branch} by hand",
+                    f"{where} ({tip[:12]}) does not contain {ctx.tag} ({made.parent[:12]}); "
+                    "nothing was pushed",
+                    f"push {branch} first if the tagged commit is only in your clone; if the "
+                    f"branch's history was rewritten since the tag, update the version by hand",
                 )
             candidate = made.commit if tip == made.parent else rebase_bump(ctx, made, tip)
             if candidate != made.commit:
