@@ -22,6 +22,10 @@ Writers (``[[tool.release.version-files]]`` ``kind``):
 ``format`` (template fields of DESIGN.md "Configuration") replaces a kind's own form (PEP 440;
 npm SemVer for ``package-json``; the Docker tag for ``dockerfile``).
 
+The ``bump`` step (``BUMP``, ``invoke bump``) is at the end of this module: it writes the
+working tree, or with ``--commit`` commits the files written into the release tree and pushes
+the commit to the tag's branch (see ``Bump``).
+
 A glob passes over files without the writer's marker (and lists them) but must find the
 marker in at least one file; an exact path must have it. Every file is checked before any is
 written; each is written atomically (temporary file + rename) with its encoding, byte order
@@ -1036,6 +1040,9 @@ class Bump:
       the commit is replayed onto its tip first, and a conflict stops with nothing pushed.
       A push that lost a race is retried on the new tip. Done when the branch holds the
       version. After the push a local copy of the branch is fast-forwarded when that is safe.
+    - In CI (a detached, possibly shallow checkout of the tag) nothing differs: the commit is
+      objects on top of the tagged commit, pushed as ``<commit>:refs/heads/<branch>``; the
+      author comes from git config, else ``RELEASE_GIT_AUTHOR``/``RELEASE_GIT_EMAIL``.
     """
 
     name = "bump"
@@ -1057,6 +1064,8 @@ class Bump:
     def run(self, ctx: ReleaseContext) -> StepResult:
         if not _commit_mode(ctx):
             return self.write_working_tree(ctx)
+        if ctx.options.offline and ctx.options.dry_run:
+            return self.describe(ctx, self.prepare(ctx))
         _require_remote(ctx)
         tip = remote_tip(ctx.git, ctx.config.remote, ctx.branch)
         if commit_holds(ctx.git, tip, ctx.config, ctx.version):
@@ -1110,11 +1119,16 @@ class Bump:
 
         version, remote, branch = ctx.version.pep440, ctx.config.remote, ctx.branch
         where = f"{remote}/{branch}"
-        _require_remote(ctx)
         if made.commit is None:
             return self._held(ctx, made.parent, dry_run, f"{ctx.tag} already holds {version}")
         author = f"{made.identity['GIT_AUTHOR_NAME']} <{made.identity['GIT_AUTHOR_EMAIL']}>"
         details = [f"commit: {made.message!r} by {author}", f"files: {', '.join(made.files)}"]
+        if ctx.options.offline and dry_run:
+            show_changes(made.changes)
+            details.append(f"{where} was not read (--offline): it may need a replay first")
+            summary = f"would push {made.commit[:12]} ({made.message!r}) to {where}"
+            return StepResult(self.name, "dry-run", summary, tuple(details))
+        _require_remote(ctx)
         shown = False
         for _ in range(PUSH_ATTEMPTS):
             tip = remote_tip(ctx.git, remote, branch)
