@@ -22,6 +22,10 @@ Writers (``[[tool.release.version-files]]`` ``kind``):
 ``format`` (template fields of DESIGN.md "Configuration") replaces a kind's own form (PEP 440;
 npm SemVer for ``package-json``; the Docker tag for ``dockerfile``).
 
+The ``bump`` step (``BUMP``, ``invoke bump``) is at the end of this module: it writes the
+working tree, or with ``--commit`` commits the files written into the release tree and pushes
+the commit to the tag's branch (see ``Bump``).
+
 A glob passes over files without the writer's marker (and lists them) but must find the
 marker in at least one file; an exact path must have it. Every file is checked before any is
 written; each is written atomically (temporary file + rename) with its encoding, byte order
@@ -296,7 +300,7 @@ def _repin(requirement: str, siblings: frozenset[str], version: str) -> str | No
     if parsed.url or canonicalize_name(parsed.name) not in siblings:
         return None
     specs = list(parsed.specifier)
-    if len(specs) != 1 or specs[0].operator != "==" or "*" in specs[0].version:
+    if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
         return None
     head, sep, marker = requirement.partition(";")
     new_head = _PIN.sub(lambda m: f"{m[1]}{m[2]}{version}", head, count=1)
@@ -345,7 +349,7 @@ def _version_info(text: str, job: _Job) -> _Result:
 def _build_file(text: str, build: int) -> str:
     stripped = text.strip()
     if not re.fullmatch(r"-?[0-9]+", stripped):
-        raise _Missing("a build number (an integer)")
+        raise _Missing("build number (an integer)")
     lead = text[: len(text) - len(text.lstrip())]
     trail = text[len(text.rstrip()) :]
     return f"{lead}{build}{trail}"
@@ -362,7 +366,7 @@ _DUNDER = re.compile(
 def _dunder(text: str, job: _Job) -> _Result:
     spans = [m.span("version") for m in _DUNDER.finditer(text)]
     if not spans:
-        raise _Missing('a module-level __version__ = "..." assignment')
+        raise _Missing('module-level __version__ = "..." assignment')
     return _Result(_replace_spans(text, spans, job.value))
 
 
@@ -380,7 +384,7 @@ def _package_json(text: str, job: _Job) -> _Result:
         raise _Unreadable(f"is not valid JSON ({error})") from None
     strings = [span for span in spans.values() if text[span[0]] == '"']
     if _ROOT_VERSION not in spans or text[spans[_ROOT_VERSION][0]] != '"':
-        raise _Missing('a top-level "version" string')
+        raise _Missing('top-level "version" string')
     return _Result(_replace_spans(text, strings, json.dumps(job.value)))
 
 
@@ -469,7 +473,7 @@ def _regex(text: str, job: _Job) -> _Result:
     group: int | str = "version" if "version" in compiled.groupindex else 1
     spans = [m.span(group) for m in compiled.finditer(text) if m.start(group) != -1]
     if not spans:
-        raise _Missing(f"a match of the pattern {pattern!r}")
+        raise _Missing(f"match of the pattern {pattern!r}")
     return _Result(_replace_spans(text, spans, job.value))
 
 
@@ -648,11 +652,11 @@ def _plan_entry(
                 problems += _plan_build_file(plan, name, entry.kind, result.build)
         except _Missing as missing_marker:
             if not is_glob(entry.path):
-                problems.append(f"{name}: no {missing_marker.looked_for} ({where})")
+                problems.append(f"{name} has no {missing_marker.looked_for} ({where})")
             else:
                 missing.append((name, missing_marker.looked_for))
                 plan.skipped[name] = FileChange(
-                    name, entry.kind, text, text, skipped=f"no {missing_marker.looked_for}"
+                    name, entry.kind, text, text, skipped=f"has no {missing_marker.looked_for}"
                 )
             continue
         except _Unreadable as error:
@@ -678,7 +682,7 @@ def _plan_build_file(plan: _Plan, name: str, kind: str, build: int) -> list[str]
     try:
         plan.update(build_name, kind, _build_file(text, build), None)
     except _Missing as missing:
-        return [f"{build_name}: no {missing.looked_for} (the {BUILD_FILE} of {name})"]
+        return [f"{build_name} has no {missing.looked_for} (the {BUILD_FILE} of {name})"]
     return []
 
 
@@ -930,6 +934,12 @@ class _Pushed:
     ok: bool
     race: bool = False
     reason: str = ""
+    already: bool = False  # the remote held this very commit (a racing run made the same one)
+
+
+# How a push that lost a race shows: the branch moved before (rejected by our side) or while
+# (the server could not update the ref it had locked for another push) it was sent.
+_RACE_SIGNS = ("(fetch first)", "(non-fast-forward)", "(failed to update ref)", "(failed to lock)")
 
 
 def push_commit(git: Git, remote: str, commit: str, branch: str) -> _Pushed:
@@ -943,10 +953,11 @@ def push_commit(git: Git, remote: str, commit: str, branch: str) -> _Pushed:
         check=False,
     )
     if result.returncode == 0:
-        return _Pushed(ok=True)
+        already = any(line.startswith("=\t") for line in result.stdout.splitlines())
+        return _Pushed(ok=True, already=already)
     status = [line for line in result.stdout.splitlines() if line.startswith("!")]
     summary = status[0].split("\t")[-1] if status else ""
-    if "[rejected]" in summary and ("fetch first" in summary or "non-fast-forward" in summary):
+    if any(sign in summary for sign in _RACE_SIGNS) or "cannot lock ref" in result.stderr:
         return _Pushed(ok=False, race=True, reason=summary)
     remote_lines = [
         line.removeprefix("remote:").strip()
@@ -1029,6 +1040,9 @@ class Bump:
       the commit is replayed onto its tip first, and a conflict stops with nothing pushed.
       A push that lost a race is retried on the new tip. Done when the branch holds the
       version. After the push a local copy of the branch is fast-forwarded when that is safe.
+    - In CI (a detached, possibly shallow checkout of the tag) nothing differs: the commit is
+      objects on top of the tagged commit, pushed as ``<commit>:refs/heads/<branch>``; the
+      author comes from git config, else ``RELEASE_GIT_AUTHOR``/``RELEASE_GIT_EMAIL``.
     """
 
     name = "bump"
@@ -1050,6 +1064,8 @@ class Bump:
     def run(self, ctx: ReleaseContext) -> StepResult:
         if not _commit_mode(ctx):
             return self.write_working_tree(ctx)
+        if ctx.options.offline and ctx.options.dry_run:
+            return self.describe(ctx, self.prepare(ctx))
         _require_remote(ctx)
         tip = remote_tip(ctx.git, ctx.config.remote, ctx.branch)
         if commit_holds(ctx.git, tip, ctx.config, ctx.version):
@@ -1103,11 +1119,16 @@ class Bump:
 
         version, remote, branch = ctx.version.pep440, ctx.config.remote, ctx.branch
         where = f"{remote}/{branch}"
-        _require_remote(ctx)
         if made.commit is None:
             return self._held(ctx, made.parent, dry_run, f"{ctx.tag} already holds {version}")
         author = f"{made.identity['GIT_AUTHOR_NAME']} <{made.identity['GIT_AUTHOR_EMAIL']}>"
         details = [f"commit: {made.message!r} by {author}", f"files: {', '.join(made.files)}"]
+        if ctx.options.offline and dry_run:
+            show_changes(made.changes)
+            details.append(f"{where} was not read (--offline): it may need a replay first")
+            summary = f"would push {made.commit[:12]} ({made.message!r}) to {where}"
+            return StepResult(self.name, "dry-run", summary, tuple(details))
+        _require_remote(ctx)
         shown = False
         for _ in range(PUSH_ATTEMPTS):
             tip = remote_tip(ctx.git, remote, branch)
@@ -1115,9 +1136,10 @@ class Bump:
                 return self._held(ctx, tip, dry_run)
             if not ctx.git.is_ancestor(made.parent, tip):
                 raise ReleaseError(
-                    f"{where} ({tip[:12]}) no longer contains {ctx.tag} ({made.parent[:12]}): "
-                    "its history was rewritten since the tag; nothing was pushed",
-                    f"update the version on {branch} by hand",
+                    f"{where} ({tip[:12]}) does not contain {ctx.tag} ({made.parent[:12]}); "
+                    "nothing was pushed",
+                    f"push {branch} first if the tagged commit is only in your clone; if the "
+                    f"branch's history was rewritten since the tag, update the version by hand",
                 )
             candidate = made.commit if tip == made.parent else rebase_bump(ctx, made, tip)
             if candidate != made.commit:
@@ -1133,6 +1155,8 @@ class Bump:
                     tuple(details),
                 )
             pushed = push_commit(ctx.git, remote, candidate, branch)
+            if pushed.already:
+                return self._held(ctx, candidate, dry_run)
             if pushed.ok:
                 local = update_local_branch(ctx.git, remote, branch, candidate)
                 if local:
