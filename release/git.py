@@ -193,6 +193,17 @@ class Git:
         result = self.run("show", f"{commit}:{path}", check=False)
         return result.stdout if result.returncode == 0 else None
 
+    def blob(self, commit: str, path: str) -> bytes | None:
+        """The bytes of ``path`` in ``commit`` (None when it has no such file)."""
+        result = subprocess.run(
+            ["git", "cat-file", "blob", f"{commit}:{path}"],
+            cwd=self.root,
+            capture_output=True,
+            env=dict(os.environ if self._env is None else self._env),
+            check=False,
+        )
+        return result.stdout if result.returncode == 0 else None
+
     def changed_files(self, base: str, head: str) -> list[str]:
         out = self.run("diff", "--name-only", "-z", "--no-renames", base, head).stdout
         return [name for name in out.split("\0") if name]

@@ -199,7 +199,9 @@ def _clean_tree_problems(git: Git, config: Config, version: ReleaseVersion) -> l
     dirty = git.dirty_files()
     if not dirty:
         return []
-    version_files = {m: vf for vf in config.version_files for m in vf.matches}
+    from release.bump import version_file_map  # version files and the __build__ files beside
+
+    version_files = version_file_map(config)
     offending = [name for name in dirty if not _holds(git, name, version_files, version)]
     if not offending:
         return []
@@ -248,6 +250,10 @@ def post_change_allowed(path: str, config: Config) -> bool:
     """Whether a post release may change ``path`` (DESIGN.md "What each kind does")."""
     version_paths = [vf.path for vf in config.version_files]
     if path in {m for vf in config.version_files for m in vf.matches}:
+        return True
+    from release.bump import companion_paths  # the __build__ files beside version-info files
+
+    if path in companion_paths(config):
         return True
     if version_paths and matches_any(version_paths, path):
         return True
