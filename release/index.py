@@ -370,7 +370,7 @@ def compare(
         difference = archive_difference(local, fetched)
     if difference is None:
         return Comparison(
-            local, Status.IDENTICAL, remote, "same members and contents (only build times differ)"
+            local, Status.IDENTICAL, remote, "same members and contents, only build times differ"
         )
     return Comparison(local, Status.DIFFERENT, remote, difference)
 

@@ -33,8 +33,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -67,6 +68,7 @@ from release.index import (
     counterpart,
     normalize,
 )
+from release.worktree import release_tree
 
 if TYPE_CHECKING:
     import requests
@@ -93,36 +95,44 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-# -- the worktree ------------------------------------------------------------------
-
-
-@contextmanager
-def release_tree(ctx: ReleaseContext) -> Iterator[Path]:
-    """The shared release worktree (``release.worktree``), or a plain detached one without it."""
-    try:
-        from release.worktree import release_tree as shared  # type: ignore[import-not-found,import-untyped,unused-ignore]
-    except ModuleNotFoundError:
-        with _detached_worktree(ctx) as path:
-            yield path
-        return
-    with shared(ctx) as path:
-        yield Path(path)
-
-
-@contextmanager
-def _detached_worktree(ctx: ReleaseContext) -> Iterator[Path]:
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="release-tree-")) / "tree"
-    ctx.git.run("worktree", "add", "--detach", "--quiet", str(folder), ctx.commit)
-    try:
-        yield folder
-    finally:
-        ctx.git.run("worktree", "remove", "--force", str(folder), check=False)
-        shutil.rmtree(folder.parent, ignore_errors=True)
-
-
 # -- build -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    built: Built
+    fresh: bool  # False: a verified build of this commit was already there
+
+    @property
+    def summary(self) -> str:
+        built = self.built
+        if self.fresh:
+            return f"built and verified {len(built.dists)} file(s) in {built.folder}"
+        return (
+            f"already built and verified from {built.commit[:12]}: "
+            f"{len(built.dists)} file(s) in {built.folder}"
+        )
+
+
+_lock = threading.Lock()
+_building: dict[tuple[str, str, str], threading.Lock] = {}
+
+
+def ensure_built(ctx: ReleaseContext) -> BuildOutcome:
+    """The verified files of the tagged commit: reused when there, else built now.
+
+    One build per release and process: ``build`` and ``upload`` preparing at once (the
+    scheduler's local phase) share it.
+    """
+    version = ctx.version.pep440
+    folder = dist_folder(ctx.git.git_dir(), version)
+    with _lock:
+        lock = _building.setdefault((str(folder), ctx.commit, version), threading.Lock())
+    with lock:
+        built = load_built(folder, ctx.commit, version)
+        if built is not None:
+            return BuildOutcome(built, fresh=False)
+        return BuildOutcome(build_and_verify(ctx, folder), fresh=True)
 
 
 class Build:
@@ -133,24 +143,25 @@ class Build:
     def problems(self, ctx: ReleaseContext) -> list[str]:
         return []
 
+    def prepare(self, ctx: ReleaseContext) -> BuildOutcome:
+        """Local work: build and verify (or find the verified build of this commit)."""
+        outcome = ensure_built(ctx)
+        show_built(outcome.built)
+        return outcome
+
+    def describe(self, ctx: ReleaseContext, outcome: BuildOutcome) -> StepResult:
+        return StepResult(self.name, "dry-run", outcome.summary + " (nothing recorded)")
+
+    def publish(self, ctx: ReleaseContext, outcome: BuildOutcome) -> StepResult:
+        built = outcome.built
+        record = ctx.state.record("build", {"folder": str(built.folder), **built.to_json()})
+        return StepResult(self.name, "done", outcome.summary, record=record)
+
     def run(self, ctx: ReleaseContext) -> StepResult:
-        version = ctx.version.pep440
-        folder = dist_folder(ctx.git.git_dir(), version)
-        built = load_built(folder, ctx.commit, version)
-        if built is not None:
-            show_built(built)
-            summary = (
-                f"already built and verified from {ctx.commit[:12]}: "
-                f"{len(built.dists)} file(s) in {folder}"
-            )
-        else:
-            built = build_and_verify(ctx, folder)
-            show_built(built)
-            summary = f"built and verified {len(built.dists)} file(s) in {folder}"
+        outcome = self.prepare(ctx)
         if ctx.options.dry_run:
-            return StepResult(self.name, "dry-run", summary + " (nothing recorded)")
-        record = ctx.state.record("build", {"folder": str(folder), **built.to_json()})
-        return StepResult(self.name, "done", summary, record=record)
+            return self.describe(ctx, outcome)
+        return self.publish(ctx, outcome)
 
 
 def build_and_verify(ctx: ReleaseContext, folder: Path) -> Built:
@@ -222,20 +233,6 @@ def show_built(built: Built) -> None:
             for name, version in sorted(built.imports.items())
         )
         console.info(f"smoke test imported: {shown}")
-
-
-def require_built(ctx: ReleaseContext) -> Built:
-    """The verified files of this commit, built now when they are not there yet."""
-    version = ctx.version.pep440
-    folder = dist_folder(ctx.git.git_dir(), version)
-    built = load_built(folder, ctx.commit, version)
-    if built is None:
-        console.info(f"no verified build of {version} from {ctx.commit[:12]} here: building it")
-        BUILD.run(ctx)
-        built = load_built(folder, ctx.commit, version)
-    if built is None:  # pragma: no cover - build_and_verify raises instead
-        raise ReleaseError(f"the build of {version} left no files in {folder}")
-    return built
 
 
 # -- credentials -------------------------------------------------------------------
@@ -324,15 +321,14 @@ CREDENTIALS_HINT = (
 )
 
 
-def credential_problem(ctx: ReleaseContext) -> str | None:
-    """Why no credentials will be found (None: some are), without prompting or uploading.
+def credential_problem(url: str, env: Mapping[str, str], config_file: str = PYPIRC) -> str | None:
+    """Why no upload credentials will be found for ``url`` (None: some will), read only.
 
-    The same order as twine: environment, .pypirc entry, keyring, trusted publishing.
+    The same order as twine: environment, .pypirc entry, keyring, trusted publishing; no
+    prompt, no request to the index (trusted publishing asks only the CI for its identity).
     """
-    url = ctx.config.pypi.repository_url
-    env = ctx.env
     console.register_secret(env.get("TWINE_PASSWORD"))
-    entry = _pypirc_entry(url)
+    entry = _pypirc_entry(url, config_file)
     username = env.get("TWINE_USERNAME") or entry.get("username")
     password = env.get("TWINE_PASSWORD") or entry.get("password")
     if not username:
@@ -381,13 +377,13 @@ def trusted_publishing_unavailable(url: str) -> str | None:
     return None
 
 
-def _pypirc_entry(url: str) -> dict[str, str]:
+def _pypirc_entry(url: str, config_file: str = PYPIRC) -> dict[str, str]:
     from twine.utils import get_config
 
-    section = pypirc_section(url)
+    section = pypirc_section(url, config_file)
     if section is None:
         return {}
-    entry = get_config(os.path.expanduser(PYPIRC))[section]
+    entry = get_config(os.path.expanduser(config_file))[section]
     console.register_secret(str(entry.get("password") or ""))
     return {k: str(v) for k, v in entry.items() if v}
 
@@ -419,11 +415,26 @@ def index_of(ctx: ReleaseContext) -> Index:
     return Index(ctx.config.pypi.index_url)
 
 
+# Comparisons that needed a download, by (remote url, remote sha256, local sha256): the
+# pre-flight and the step itself compare the same files in one process.
+_compared: dict[tuple[str, str | None, str], Comparison] = {}
+
+
 def compare_with_index(index: Index, built: Built) -> list[Comparison]:
     """How every built file compares with the index (downloads only files whose hash differs)."""
-    return [
-        compare(built.path(d), d.sha256, index.files(d.name), index.download) for d in built.dists
-    ]
+    results = []
+    for dist in built.dists:
+        files = index.files(dist.name)
+        remote = counterpart(dist.filename, files)
+        key = (remote.url, remote.sha256, dist.sha256) if remote else None
+        if key is not None and key in _compared:
+            results.append(_compared[key])
+            continue
+        comparison = compare(built.path(dist), dist.sha256, files, index.download)
+        if key is not None:
+            _compared[key] = comparison
+        results.append(comparison)
+    return results
 
 
 def conflict_message(dist: Dist, comparison: Comparison) -> str:
@@ -448,6 +459,29 @@ class Uploaded:
     url: str | None
 
 
+@dataclass(frozen=True)
+class UploadPlan:
+    """The verified files and how each compares with the index (no conflicts: those raise)."""
+
+    built: Built
+    comparisons: tuple[Comparison, ...]
+
+    def pairs(self) -> list[tuple[Dist, Comparison]]:
+        return list(zip(self.built.dists, self.comparisons, strict=True))
+
+    @property
+    def pending(self) -> list[Dist]:
+        return [d for d, c in self.pairs() if c.status is Status.MISSING]
+
+    @property
+    def present(self) -> list[Uploaded]:
+        return [
+            Uploaded(d, "already on the index", c.remote.url if c.remote else None)
+            for d, c in self.pairs()
+            if c.status is Status.IDENTICAL
+        ]
+
+
 class Upload:
     """Upload the verified files that the index does not hold yet."""
 
@@ -456,7 +490,7 @@ class Upload:
     def problems(self, ctx: ReleaseContext) -> list[str]:
         problems = []
         if not ctx.options.skip_credentials:
-            problem = credential_problem(ctx)
+            problem = credential_problem(ctx.config.pypi.repository_url, ctx.env)
             if problem:
                 problems.append(problem)
         if ctx.options.offline:
@@ -466,11 +500,12 @@ class Upload:
         built = load_built(dist_folder(ctx.git.git_dir(), version), ctx.commit, version)
         try:
             if built is not None:
-                for dist, comparison in zip(
-                    built.dists, compare_with_index(index, built), strict=True
-                ):
-                    if comparison.status is Status.DIFFERENT:
-                        problems.append(conflict_message(dist, comparison) + f": {CONFLICT_HINT}")
+                comparisons = compare_with_index(index, built)
+                problems += [
+                    f"{conflict_message(d, c)}: {CONFLICT_HINT}"
+                    for d, c in zip(built.dists, comparisons, strict=True)
+                    if c.status is Status.DIFFERENT
+                ]
             else:
                 present = published_files(ctx, index)
                 if present:
@@ -482,66 +517,69 @@ class Upload:
             problems.append(f"the index {display_url(index.url)} cannot be read: {error}")
         return problems
 
-    def run(self, ctx: ReleaseContext) -> StepResult:
-        built = require_built(ctx)
-        url = ctx.config.pypi.repository_url
-        index = index_of(ctx)
+    def prepare(self, ctx: ReleaseContext) -> UploadPlan:
+        """Local work and observation: the verified build, compared with the index.
+
+        A file on the index that differs from this build stops here, before any upload.
+        """
+        built = ensure_built(ctx).built
         if ctx.options.offline:
-            comparisons = [Comparison(built.path(d), Status.MISSING) for d in built.dists]
             console.info("--offline: the index is not compared; it refuses files it already has")
+            comparisons = [Comparison(built.path(d), Status.MISSING) for d in built.dists]
         else:
-            comparisons = compare_with_index(index, built)
+            comparisons = compare_with_index(index_of(ctx), built)
+        plan = UploadPlan(built, tuple(comparisons))
         conflicts = [
-            conflict_message(d, c)
-            for d, c in zip(built.dists, comparisons, strict=True)
-            if c.status is Status.DIFFERENT
+            conflict_message(d, c) for d, c in plan.pairs() if c.status is Status.DIFFERENT
         ]
         if conflicts:
             raise ReleaseError("; ".join(conflicts), CONFLICT_HINT)
-        pending = [
-            d for d, c in zip(built.dists, comparisons, strict=True) if c.status is Status.MISSING
-        ]
-        results = [
-            Uploaded(d, "already on the index", c.remote.url if c.remote else None)
-            for d, c in zip(built.dists, comparisons, strict=True)
-            if c.status is Status.IDENTICAL
-        ]
         for comparison in comparisons:
             if comparison.status is Status.IDENTICAL:
                 console.info(
                     f"{comparison.local.name}: already on the index, identical "
                     f"({comparison.reason}): skipped"
                 )
-        show_upload_plan(built, comparisons, display_url(url))
-        if ctx.options.dry_run:
-            return StepResult(
-                self.name,
-                "dry-run",
-                f"would upload {len(pending)} file(s) to {display_url(url)}; "
-                f"{len(results)} already on the index",
-            )
-        if pending:
-            results += upload_all(ctx, built, pending, index)
+        show_upload_plan(plan, display_url(ctx.config.pypi.repository_url))
+        return plan
+
+    def describe(self, ctx: ReleaseContext, plan: UploadPlan) -> StepResult:
+        url = display_url(ctx.config.pypi.repository_url)
+        return StepResult(
+            self.name,
+            "dry-run",
+            f"would upload {len(plan.pending)} file(s) to {url}; "
+            f"{len(plan.present)} already on the index",
+            details=tuple(f"would upload {d.filename}" for d in plan.pending),
+        )
+
+    def publish(self, ctx: ReleaseContext, plan: UploadPlan) -> StepResult:
+        url = display_url(ctx.config.pypi.repository_url)
+        results = plan.present
+        if plan.pending:
+            results += upload_all(ctx, plan.built, plan.pending, index_of(ctx))
         record = ctx.state.record("upload", upload_record(ctx, results))
         uploaded = [r for r in results if r.status == "uploaded"]
-        if uploaded:
+        version = plan.built.version
+        if not uploaded:
             summary = (
-                f"uploaded {len(uploaded)} file(s) of {built.version} to {display_url(url)}"
-                + (
-                    f"; {len(results) - len(uploaded)} were already there"
-                    if len(results) > len(uploaded)
-                    else ""
-                )
-            )
-        else:
-            summary = (
-                f"all {len(results)} file(s) of {built.version} are already on the index: "
+                f"all {len(results)} file(s) of {version} are already on the index: "
                 "nothing uploaded"
             )
+        else:
+            summary = f"uploaded {len(uploaded)} file(s) of {version} to {url}"
+            if len(results) > len(uploaded):
+                summary += f"; {len(results) - len(uploaded)} were already there"
         details = tuple(
             f"{r.dist.filename}: {r.status}" + (f" ({r.url})" if r.url else "") for r in results
         )
         return StepResult(self.name, "done", summary, details=details, record=record)
+
+    def run(self, ctx: ReleaseContext) -> StepResult:
+        plan = self.prepare(ctx)
+        if ctx.options.dry_run:
+            return self.describe(ctx, plan)
+        return self.publish(ctx, plan)
 
 
 def published_files(ctx: ReleaseContext, index: Index) -> list[str]:
@@ -586,17 +624,18 @@ def project_names(ctx: ReleaseContext) -> list[str]:
     return names
 
 
-def show_upload_plan(built: Built, comparisons: Sequence[Comparison], url: str) -> None:
+def show_upload_plan(plan: UploadPlan, url: str) -> None:
     words = {
         Status.MISSING: "upload",
         Status.IDENTICAL: "already there: skip",
         Status.DIFFERENT: "CONFLICT",
     }
     rows = [
-        [d.filename, _size(built.path(d)), d.sha256[:16], words[c.status]]
-        for d, c in zip(built.dists, comparisons, strict=True)
+        [d.filename, _size(plan.built.path(d)), d.sha256[:16], words[c.status]]
+        for d, c in plan.pairs()
     ]
-    console.table(f"Upload {built.version} to {url}", ["file", "size", "sha256", "action"], rows)
+    title = f"Upload {plan.built.version} to {url}"
+    console.table(title, ["file", "size", "sha256", "action"], rows)
 
 
 def _size(path: Path) -> str:
