@@ -296,8 +296,7 @@ def version_problems(dists: Sequence[Dist], expected: str) -> list[str]:
         if not same:
             problems.append(
                 f"{dist.filename} ({dist.package}) has version {dist.version} in its metadata, "
-                f"but the tag says {expected}: is the package's version file configured "
-                "under [[tool.release.version-files]]?"
+                f"but the tag says {expected}"
             )
     return problems
 

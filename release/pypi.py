@@ -177,7 +177,10 @@ def build_and_verify(ctx: ReleaseContext, folder: Path) -> Built:
         with release_tree(ctx) as tree, _build_progress(packages) as done:
             dists = build_release(tree, packages, staging, epoch=epoch, on_done=done)
         paths = [staging / d.filename for d in dists]
-        problems = twine_problems(paths) + version_problems(dists, version)
+        wrong = version_problems(dists, version)
+        if wrong:
+            wrong[-1] += f" ({VERSION_HINT})"
+        problems = twine_problems(paths) + wrong
         if problems:
             raise BuildFailure(_refused(version, problems))
         wheels = [staging / d.filename for d in dists if d.kind == "wheel"]
@@ -197,6 +200,9 @@ def build_and_verify(ctx: ReleaseContext, folder: Path) -> Built:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return built
+
+
+VERSION_HINT = "is the version file of every package listed under [[tool.release.version-files]]?"
 
 
 def _refused(version: str, problems: Sequence[str]) -> str:
