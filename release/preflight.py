@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from release import console
+from release import console, protect
 from release.config import Config, load_config, matches_any, parse_config
 from release.context import Options, ReleaseContext, load_step
 from release.errors import ConfigError, PreflightError, ReleaseError, UsageError
@@ -91,9 +91,16 @@ def resolve(tag_arg: str | None, options: Options, start: Path | None = None) ->
     notices: list[str] = []
     problems += _spelling_problems(git, tag, version, config.tag_prefix)
     branch = _branch(git, info.commit, config, options, notices, problems)
+    # maintainers, signed tags and yanked come from the tip of the default branch
+    # (DESIGN.md "Protected releases"), never from the tagged commit.
+    policy = protect.read_policy(git, config, env, options.offline)
+    config = policy.govern(config)
+    notices += policy.notices
+    problems += policy.problems
     problems += _clean_tree_problems(git, config, version)
     if version.kind is Kind.POST:
         problems += _post_problems(git, info.commit, version, config)
+    problems += protect.problems(git, policy, tag, info, env, config.remote)
     observed = Observed(
         tag=tag,
         commit=info.commit,
