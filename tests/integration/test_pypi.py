@@ -6,6 +6,7 @@ another build (a fresh clone, a changed source, an unbumped package) make exactl
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 import requests
 
 from release.localservices.pypi import PypiServer
-from tests.repos import Repo, make_repo
+from tests.repos import Repo, clean_env, make_repo
 
 pytestmark = pytest.mark.slow
 
@@ -325,31 +326,43 @@ def test_a_post_release_builds_and_uploads_nothing(
         ({"GITHUB_ACTIONS": "true"}, "permissions: id-token: write"),
     ],
 )
-def test_check_version_says_when_trusted_publishing_is_not_available(
-    demo: Repo, ci: dict[str, str], reason: str
+def test_upload_to_pypi_without_credentials_says_trusted_publishing_is_not_available(
+    first_upload: subprocess.CompletedProcess[str], demo: Repo, ci: dict[str, str], reason: str
 ) -> None:
+    # --offline: the index is not asked, so nothing here talks to pypi.org; the build is reused.
     env = {
         **ci,
         "TWINE_REPOSITORY_URL": "https://upload.pypi.org/legacy/",
         "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
     }
-    result = demo.invoke("check-version", "--tag", TAG, "--offline", env=env)
+    result = demo.invoke("upload", "--tag", TAG, "--offline", env=env)
     assert result.returncode == 1, output(result)
     text = output(result)
     assert "upload: no upload credentials for https://upload.pypi.org/legacy/" in text
     assert "trusted publishing is not available" in text
     assert reason in text
+    assert "uploaded" not in result.stderr
 
 
-def test_check_version_notes_a_version_that_already_has_files_on_the_index(
+def test_the_upload_checks_note_a_version_that_already_has_files_on_the_index(
     first_upload: subprocess.CompletedProcess[str],
     demo: Repo,
     pypi_server: PypiServer,
     tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """Before a build (check-version), the step can only say that files are there."""
+    from release.context import Options
+    from release.preflight import resolve
+    from release.pypi import UPLOAD
+
     assert_ok(first_upload)
     clone = demo.clone(tmp_path / "check")
-    result = clone.invoke("check-version", "--tag", TAG, env=pypi_server.env())
-    assert f"notice: the version {VERSION} already has files on the index" in result.stderr
-    assert "upload:" not in result.stderr  # a notice, not a problem of the upload step
-    assert "the upload compares them with its build" in result.stderr
+    env = {**clean_env(pypi_server.env())}
+    ctx = resolve(TAG, Options(offline=True, env=env), start=clone.path)
+    ctx = dataclasses.replace(ctx, options=Options(env=env))
+    assert UPLOAD.problems(ctx) == []
+    notice = capsys.readouterr().err
+    assert f"notice: the version {VERSION} already has files on the index" in notice
+    assert f"demo_node-{VERSION}.tar.gz" in notice
+    assert "the upload compares them with its build" in notice
