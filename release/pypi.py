@@ -12,10 +12,9 @@ then uploads what is missing with twine's package reader and credential resoluti
   skipped, and said so; a different file under the same name is refused before anything is
   uploaded, naming package, file and version. A run that stopped halfway is finished by
   running the same command again.
-- Credentials follow twine's own order: ``TWINE_USERNAME``/``TWINE_PASSWORD``, then the
-  ``~/.pypirc`` entry whose ``repository`` is the upload URL, then the keyring, then trusted
-  publishing (PyPI and TestPyPI, from a CI that provides an OIDC identity). The password
-  or token is registered with the console's mask as soon as it is read.
+- Credentials follow twine's own order (``release.pypi_credentials``): ``TWINE_USERNAME``/
+  ``TWINE_PASSWORD``, the ``~/.pypirc`` entry of the upload URL, the keyring, trusted
+  publishing. The password or token is registered with the console's mask when read.
 - Each file is streamed from disk (a multipart encoder reading the open file), with a rich
   progress bar; connection errors and 5xx answers are retried with backoff; a 4xx shows
   the index's own message. twine's ``Repository.upload`` is not used because it retries
@@ -30,18 +29,16 @@ files on the index.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from release import console
 from release.context import ReleaseContext, StepResult
@@ -68,31 +65,15 @@ from release.index import (
     counterpart,
     normalize,
 )
+from release.pypi_credentials import Credentials, credential_problem, credentials, display_url
 from release.worktree import release_tree
 
 if TYPE_CHECKING:
     import requests
-    from twine.settings import Settings
 
-PYPI_HOSTS = {"upload.pypi.org": "pypi", "test.pypi.org": "testpypi"}
-PYPIRC = "~/.pypirc"  # twine's default configuration file
 UPLOAD_RETRIES = 4
 UPLOAD_BACKOFF = 2.0
 UPLOAD_TIMEOUT = (10.0, 600.0)
-
-# twine logs through the logging module; keep its records away from stderr (unmasked).
-logging.getLogger("twine").addHandler(logging.NullHandler())
-logging.getLogger("twine").propagate = False
-
-
-def display_url(url: str) -> str:
-    """``url`` without any user:password part."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 # -- build -------------------------------------------------------------------------
@@ -239,179 +220,6 @@ def show_built(built: Built) -> None:
             for name, version in sorted(built.imports.items())
         )
         console.info(f"smoke test imported: {shown}")
-
-
-# -- credentials -------------------------------------------------------------------
-
-
-def is_pypi(url: str) -> bool:
-    return (urlsplit(url).hostname or "") in PYPI_HOSTS
-
-
-def pypirc_section(url: str, config_file: str = PYPIRC) -> str | None:
-    """The ``.pypirc`` section whose ``repository`` is ``url`` (twine's pypi/testpypi included)."""
-    from twine.utils import get_config
-
-    path = os.path.expanduser(config_file)
-    if not os.path.exists(path):
-        return None
-    try:
-        sections = get_config(path)
-    except Exception:  # noqa: BLE001 - a malformed file is reported by twine itself on upload
-        return None
-    wanted = url.rstrip("/")
-    for name, entry in sections.items():
-        if str(entry.get("repository") or "").rstrip("/") == wanted:
-            return name
-    return None
-
-
-def twine_settings(ctx: ReleaseContext) -> Settings:
-    """twine's settings for the upload URL, credentials resolved in twine's order on use."""
-    from twine.exceptions import TwineException
-    from twine.settings import Settings
-
-    url = ctx.config.pypi.repository_url
-    env = ctx.env
-    section = pypirc_section(url)
-    where: dict[str, Any] = {"repository_name": section} if section else {"repository_url": url}
-    try:
-        return Settings(
-            username=env.get("TWINE_USERNAME") or None,
-            password=env.get("TWINE_PASSWORD") or None,
-            non_interactive=True,
-            config_file=PYPIRC,
-            disable_progress_bar=True,
-            **where,
-        )
-    except TwineException as error:
-        raise ReleaseError(f"twine cannot use {display_url(url)}: {error}") from None
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str
-    cacert: str | None
-    client_cert: str | None
-
-
-def credentials(ctx: ReleaseContext) -> Credentials:
-    """The upload credentials, resolved by twine (env, .pypirc, keyring, trusted publishing)."""
-    from twine.exceptions import TwineException
-
-    password = ctx.env.get("TWINE_PASSWORD")
-    console.register_secret(password)
-    settings = twine_settings(ctx)
-    try:
-        username = settings.username
-        password = settings.password
-    except TwineException as error:
-        raise ReleaseError(
-            f"no upload credentials for {display_url(ctx.config.pypi.repository_url)} ({error})",
-            CREDENTIALS_HINT,
-        ) from None
-    console.register_secret(password)
-    if not username or not password:
-        raise ReleaseError(
-            f"no upload credentials for {display_url(ctx.config.pypi.repository_url)}",
-            CREDENTIALS_HINT,
-        )
-    return Credentials(username, password, settings.cacert, settings.client_cert)
-
-
-CREDENTIALS_HINT = (
-    "set TWINE_USERNAME and TWINE_PASSWORD (an API token: TWINE_USERNAME=__token__), add a "
-    "~/.pypirc entry whose repository is this URL, store them in the keyring, or use trusted "
-    "publishing (PyPI/TestPyPI from CI; in GitHub Actions `permissions: id-token: write`)"
-)
-
-
-def credential_problem(url: str, env: Mapping[str, str], config_file: str = PYPIRC) -> str | None:
-    """Why no upload credentials will be found for ``url`` (None: some will), read only.
-
-    The same order as twine: environment, .pypirc entry, keyring, trusted publishing; no
-    prompt, no request to the index (trusted publishing asks only the CI for its identity).
-    """
-    console.register_secret(env.get("TWINE_PASSWORD"))
-    entry = _pypirc_entry(url, config_file)
-    username = env.get("TWINE_USERNAME") or entry.get("username")
-    password = env.get("TWINE_PASSWORD") or entry.get("password")
-    if not username:
-        username = _keyring_username(url) or ("__token__" if is_pypi(url) else None)
-    if not password and username:
-        password = _keyring_password(url, username)
-    console.register_secret(password)
-    if username and password:
-        return None
-    if password and not username:
-        return (
-            f"a password for {display_url(url)} but no username: set TWINE_USERNAME "
-            "(or username in the ~/.pypirc entry)"
-        )
-    if is_pypi(url) and username == "__token__":
-        unavailable = trusted_publishing_unavailable(url)
-        if unavailable is None:
-            return None
-        return (
-            f"no upload credentials for {display_url(url)}, and {unavailable}: {CREDENTIALS_HINT}"
-        )
-    return (
-        f"no upload credentials for {display_url(url)} (trusted publishing works only with PyPI "
-        f"and TestPyPI): {CREDENTIALS_HINT}"
-    )
-
-
-def trusted_publishing_unavailable(url: str) -> str | None:
-    """Why trusted publishing cannot be used here (None: the CI provides an OIDC identity)."""
-    from id import AmbientCredentialError, detect_credential
-
-    audience = PYPI_HOSTS.get(urlsplit(url).hostname or "", "pypi")
-    try:
-        token = detect_credential(audience)
-    except AmbientCredentialError as error:
-        return (
-            f"trusted publishing is not available ({error}; in GitHub Actions the job needs "
-            "`permissions: id-token: write`)"
-        )
-    if token is None:
-        return (
-            "trusted publishing is not available (this is not a CI run that provides an OIDC "
-            "identity, such as GitHub Actions with `permissions: id-token: write`)"
-        )
-    console.register_secret(token)
-    return None
-
-
-def _pypirc_entry(url: str, config_file: str = PYPIRC) -> dict[str, str]:
-    from twine.utils import get_config
-
-    section = pypirc_section(url, config_file)
-    if section is None:
-        return {}
-    entry = get_config(os.path.expanduser(config_file))[section]
-    console.register_secret(str(entry.get("password") or ""))
-    return {k: str(v) for k, v in entry.items() if v}
-
-
-def _keyring_username(url: str) -> str | None:
-    try:
-        import keyring
-
-        credential = keyring.get_credential(url, None)
-    except Exception:  # noqa: BLE001 - no keyring backend is the common case; twine ignores it too
-        return None
-    return credential.username if credential else None
-
-
-def _keyring_password(url: str, username: str) -> str | None:
-    try:
-        import keyring
-
-        password: str | None = keyring.get_password(url, username)
-    except Exception:  # noqa: BLE001 - as above
-        return None
-    return password
 
 
 # -- upload ------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from release.pypi import credential_problem, display_url, form_fields, pypirc_section
+from release.pypi import form_fields
+from release.pypi_credentials import credential_problem, display_url, pypirc_section
 
 URL = "http://127.0.0.1:9/"
 PYPI = "https://upload.pypi.org/legacy/"
