@@ -222,3 +222,49 @@ def notify(
     register_webhook_secrets(os.environ)
     flags = notify_flags(repost, assume_posted)
     run_step("notify", tag, dry_run=dry_run, offline=offline, branch=branch, extra=flags)
+
+
+@task(
+    pre=[check_version],
+    help={
+        "tag": TAG_HELP,
+        "dry_run": "build and verify, record nothing",
+        "offline": "smoke-install from the built files only (no package index)",
+        "branch": BRANCH_HELP,
+    },
+)
+@boundary
+def build(
+    c: Context,
+    tag: str | None = None,
+    dry_run: bool = False,
+    offline: bool = False,
+    branch: str | None = None,
+) -> None:
+    """Build sdist and wheel of every package, twine check, version check, smoke install."""
+    from release.commands import run_step
+
+    run_step("build", tag, dry_run=dry_run, offline=offline, branch=branch)
+
+
+@task(
+    pre=[build],
+    help={
+        "tag": TAG_HELP,
+        "dry_run": "build, compare with the index and show what would be uploaded; upload nothing",
+        "offline": "do not compare with the index first (it refuses files it already has)",
+        "branch": BRANCH_HELP,
+    },
+)
+@boundary
+def upload(
+    c: Context,
+    tag: str | None = None,
+    dry_run: bool = False,
+    offline: bool = False,
+    branch: str | None = None,
+) -> None:
+    """Upload the built files to the package index (files already there are skipped)."""
+    from release.commands import run_step
+
+    run_step("upload", tag, dry_run=dry_run, offline=offline, branch=branch)
