@@ -54,3 +54,19 @@ def check_version(
         branch=branch,
         dry_run=dry_run,
     )
+
+
+@task(
+    help={
+        "apply": "move every channel to its target, backwards included (a rollback)",
+        "yes": "confirm moves that are not forward without asking (needed without a terminal)",
+    }
+)
+@boundary
+def channels(c: Context, apply: bool = False, yes: bool = False) -> None:
+    """Show which version every channel tag points to; --apply moves them where the rules say."""
+    import os
+
+    from release.channelcmd import show_channels
+
+    show_channels(apply=apply, yes=yes, env=dict(os.environ))
