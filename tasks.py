@@ -26,7 +26,9 @@ BRANCH_HELP = "the allowed branch the release belongs to, when the tag is on sev
         "json": "print the release's facts and plan as one JSON object on stdout, nothing else",
         "github_output": "also append the same keys to the file named by $GITHUB_OUTPUT",
         "offline": OFFLINE_HELP,
-        "skip_credentials": "skip the checks that credentials are present (for a CI job holding none)",
+        "skip_credentials": (
+            "skip the checks that credentials are present (for a CI job holding none)"
+        ),
         "branch": BRANCH_HELP,
         "dry_run": "accepted for symmetry with the other tasks; check-version changes nothing",
     }
@@ -54,6 +56,43 @@ def check_version(
         branch=branch,
         dry_run=dry_run,
     )
+
+
+@task(
+    pre=[check_version],
+    help={
+        "tag": TAG_HELP,
+        "dry_run": "run every check and local build, print the plan and the would-be summary, "
+        "publish nothing",
+        "yes": "do not ask for confirmation before the first side effect",
+        "local": "release from this machine even though a CI workflow releases version tags",
+        "offline": OFFLINE_HELP,
+        "branch": BRANCH_HELP,
+    },
+)
+@boundary
+def release(
+    c: Context,
+    tag: str | None = None,
+    dry_run: bool = False,
+    yes: bool = False,
+    local: bool = False,
+    offline: bool = False,
+    branch: str | None = None,
+) -> None:
+    """Release everything the plan says, each step once: local work first, then side effects."""
+    from release.commands import release_all
+
+    release_all(tag, dry_run=dry_run, yes=yes, local=local, offline=offline, branch=branch)
+
+
+@task(help={"keep": "keep the temporary repository and service folders for a look afterwards"})
+@boundary
+def demo(c: Context, keep: bool = False) -> None:
+    """Release examples/demo end to end into local services started for it (from a checkout)."""
+    from release.demo import run_demo
+
+    run_demo(keep=keep)
 
 
 @task(

@@ -39,8 +39,14 @@ def context_for(tag: str | None, options: Options) -> ReleaseContext:
     return _resolved[key]
 
 
+_printed: set[str] = set()
+
+
 def print_plan(plan: Plan) -> None:
-    """The plan as a table: every step, run or skipped and why."""
+    """The plan as a table: every step, run or skipped and why (once per process)."""
+    if plan.tag in _printed:
+        return
+    _printed.add(plan.tag)
     v = plan.version
     codename = f", codename {plan.codename}" if plan.codename else ""
     console.info(
@@ -93,7 +99,9 @@ def check_version(
 def write_github_output(data: Mapping[str, Any], env: Mapping[str, str]) -> None:
     path = env.get("GITHUB_OUTPUT")
     if not path:
-        raise UsageError("--github-output needs GITHUB_OUTPUT to name a file (GitHub Actions sets it)")
+        raise UsageError(
+            "--github-output needs GITHUB_OUTPUT to name a file (GitHub Actions sets it)"
+        )
     with Path(path).open("a", encoding="utf-8") as handle:
         for line in github_output_lines(data):
             handle.write(console.mask(line) + "\n")
@@ -132,3 +140,59 @@ def run_step(
         console.info(f"  {line}")
     return result
 
+
+def release_all(
+    tag: str | None,
+    *,
+    dry_run: bool = False,
+    yes: bool = False,
+    local: bool = False,
+    offline: bool = False,
+    branch: str | None = None,
+) -> None:
+    """The whole release: pre-flight of every step, the plan, confirmation, then the scheduler."""
+    import sys
+
+    from release import report
+    from release.scheduler import Scheduler, failure
+
+    options = Options(
+        dry_run=dry_run, offline=offline, yes=yes, branch=branch, env=dict(os.environ)
+    )
+    ctx = context_for(tag, options)
+    print_plan(ctx.plan)
+    check(ctx, steps=True)
+    guard_local_release(ctx, local=local)
+
+    def confirm() -> bool:
+        if yes or not (sys.stdin.isatty() and sys.stdout.isatty()):
+            return True
+        from rich.prompt import Confirm
+
+        return Confirm.ask(f"Publish {ctx.tag} as planned above?", default=False)
+
+    outcome = Scheduler(ctx, confirm=confirm, on_change=report.progress_line).run()
+    report.print_summary(outcome)
+    report.write_step_summary(outcome, options.env)
+    if not outcome.ok:
+        raise failure(outcome)
+
+
+def guard_local_release(ctx: ReleaseContext, *, local: bool) -> None:
+    """Refuse a laptop release when CI releases version tags too, unless --local says so."""
+    if local or ctx.options.dry_run or ctx.env.get("GITHUB_ACTIONS") == "true" or ctx.env.get("CI"):
+        return
+    workflows = [
+        name
+        for name in ctx.git.files(ctx.commit)
+        if name.startswith(".github/workflows/") and name.endswith((".yml", ".yaml"))
+    ]
+    prefix = ctx.config.tag_prefix
+    for name in workflows:
+        text = ctx.git.show(ctx.commit, name) or ""
+        if "tags" in text and prefix in text:
+            raise ReleaseError(
+                f"{name} releases {prefix}* tags in CI, so a local release would release "
+                f"{ctx.tag} twice",
+                "push the tag and let CI release it, or pass --local to release from here anyway",
+            )

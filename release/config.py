@@ -19,7 +19,7 @@ from typing import Any
 
 import pathspec
 
-from release.errors import ConfigError
+from release.errors import ConfigError, UsageError
 
 DEFAULT_POST_ALLOWED = (
     "**/*Dockerfile",
@@ -133,13 +133,13 @@ class Config:
 
 
 def _glob_match(pattern: str, name: str) -> bool:
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", [pattern])
+    spec = pathspec.PathSpec.from_lines("gitignore", [pattern])
     return spec.match_file(name)
 
 
 def matches_any(patterns: Iterable[str], path: str) -> bool:
     """Whether ``path`` matches one of git-wildmatch ``patterns`` (``**`` spans folders)."""
-    return pathspec.PathSpec.from_lines("gitwildmatch", list(patterns)).match_file(path)
+    return pathspec.PathSpec.from_lines("gitignore", list(patterns)).match_file(path)
 
 
 # -- reading -----------------------------------------------------------------
@@ -224,7 +224,7 @@ class _Tree:
     def glob(self, pattern: str) -> tuple[str, ...]:
         if self.files is None:
             return ()
-        spec = pathspec.PathSpec.from_lines("gitwildmatch", [pattern])
+        spec = pathspec.PathSpec.from_lines("gitignore", [pattern])
         return tuple(name for name in self.files if spec.match_file(name))
 
 
@@ -417,7 +417,7 @@ def _yanked(reader: _Reader) -> tuple[str, ...]:
     for index, value in enumerate(values):
         try:
             canonical.append(parse_version(value).pep440)
-        except Exception as error:
+        except UsageError as error:
             raise ConfigError(f"{reader.key('yanked')}[{index}]: {error}") from None
     return tuple(canonical)
 
@@ -443,7 +443,9 @@ def _version_file(reader: _Reader, tree: _Tree) -> VersionFile:
     reader.done()
     matches: tuple[str, ...] = ()
     if tree.checked:
-        matches = tree.glob(path) if _is_glob(path) else ((_norm(path),) if tree.is_file(path) else ())
+        matches = (
+            tree.glob(path) if _is_glob(path) else ((_norm(path),) if tree.is_file(path) else ())
+        )
         if not matches:
             what = "matches no file" if _is_glob(path) else f"file {path} does not exist"
             raise reader.error("path", what)
@@ -463,7 +465,8 @@ def _check_pattern(reader: _Reader, pattern: str) -> None:
         raise reader.error("pattern", f"invalid regular expression: {error}") from None
     if "version" not in compiled.groupindex and compiled.groups != 1:
         raise reader.error(
-            "pattern", "needs one group for the version: a named group (?P<version>...) or one (...)"
+            "pattern",
+            "needs one group for the version: a named group (?P<version>...) or one (...)",
         )
 
 
@@ -525,7 +528,7 @@ def _codenames(reader: _Reader) -> Mapping[int, str]:
     for key, value in sub.table.items():
         sub.used.add(key)
         if not key.isdigit() or (len(key) > 1 and key.startswith("0")):
-            raise sub.error(key, "codename keys are major version numbers (1 = \"name\")")
+            raise sub.error(key, 'codename keys are major version numbers (1 = "name")')
         if not isinstance(value, str) or not value.strip():
             raise sub.error(key, f"expected a non-empty string, got {value!r}")
         if not _valid_docker_tag(value):
@@ -552,7 +555,9 @@ def _image(reader: _Reader, tree: _Tree) -> Image:
     build_args: dict[str, str] = {}
     if build_args_value is not None:
         if not isinstance(build_args_value, dict):
-            raise reader.error("build-args", f"expected a table, got {_type_name(build_args_value)}")
+            raise reader.error(
+                "build-args", f"expected a table, got {_type_name(build_args_value)}"
+            )
         for key, value in build_args_value.items():
             if not isinstance(value, str):
                 raise ConfigError(

@@ -20,7 +20,7 @@ from functools import wraps
 from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote, quote_plus
 
-from release.errors import ReleaseError
+from release.errors import PreflightError, ReleaseError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -180,7 +180,12 @@ def debug_enabled() -> bool:
 
 def fail(exc: BaseException) -> int:
     """Print one line for ``exc`` and return its exit code (the task boundary)."""
-    if isinstance(exc, ReleaseError):
+    if isinstance(exc, PreflightError) and len(exc.problems) > 1:
+        for problem in exc.problems:
+            error(problem)
+        error(f"{len(exc.problems)} pre-flight checks failed: nothing was changed")
+        code = exc.exit_code
+    elif isinstance(exc, ReleaseError):
         error(str(exc))
         code = exc.exit_code
     elif isinstance(exc, KeyboardInterrupt):

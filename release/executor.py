@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from invoke import Call, Executor, Task
+from invoke.executor import Executor
+from invoke.tasks import Call, Task
 
 from release import context
 

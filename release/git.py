@@ -145,7 +145,12 @@ class Git:
         """
         found: dict[str, str] = {}
         out = self.out(
-            "for-each-ref", "--contains", commit, "--format=%(refname)", "refs/heads", "refs/remotes"
+            "for-each-ref",
+            "--contains",
+            commit,
+            "--format=%(refname)",
+            "refs/heads",
+            "refs/remotes",
         )
         for ref in out.splitlines():
             if ref.startswith("refs/heads/"):

@@ -111,7 +111,9 @@ def skip_reason(step: str, version: ReleaseVersion, config: Config) -> str | Non
     raise ValueError(f"unknown step {step}")
 
 
-def fixed_image_tags(image: Image, version: ReleaseVersion, codename: str | None) -> tuple[str, ...]:
+def fixed_image_tags(
+    image: Image, version: ReleaseVersion, codename: str | None
+) -> tuple[str, ...]:
     """The version tag and the ``{version}`` extra tags: tags that never move."""
     fields = version.fields(codename)
     tags = [version.docker_tag]
@@ -149,7 +151,8 @@ def _summary(step: str, version: ReleaseVersion, config: Config, branch: str) ->
         if config.ui is None:
             return "deploy the UI"
         ui = config.ui
-        return f"build {ui.path} ({version.npm}), deploy {ui.path}/{ui.output} to {ui.azure_app} ({ui.slot})"
+        target = f"{ui.azure_app} ({ui.slot})"
+        return f"build {ui.path} ({version.npm}), deploy {ui.path}/{ui.output} to {target}"
     raise ValueError(step)
 
 

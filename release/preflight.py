@@ -61,7 +61,11 @@ def tagged_config(git: Git, commit: str, env: Mapping[str, str], tag: str) -> Co
     if text is None:
         raise ConfigError(f"{tag} has no pyproject.toml in the repository root")
     return parse_config(
-        text, git.files(commit), env, source=f"pyproject.toml at {tag}", project_folder=git.root.name
+        text,
+        git.files(commit),
+        env,
+        source=f"pyproject.toml at {tag}",
+        project_folder=git.root.name,
     )
 
 
@@ -141,9 +145,7 @@ def _branch(
             f"this clone lacks the branch history to tell where the tag belongs: "
             f"fetched the branches from {config.remote}"
         )
-        git.fetch(
-            config.remote, f"+refs/heads/*:refs/remotes/{config.remote}/*", unshallow=True
-        )
+        git.fetch(config.remote, f"+refs/heads/*:refs/remotes/{config.remote}/*", unshallow=True)
         candidates = _allowed_branches(git, commit, config)
     allowed = ", ".join(config.branches)
     if not candidates:
@@ -183,7 +185,10 @@ def _needs_fetch(git: Git, config: Config) -> bool:
     if git.is_shallow():
         return True
     refs = git.out("for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes")
-    names = {ref.split("/", 1)[1] if ref.startswith(config.remote + "/") else ref for ref in refs.splitlines()}
+    names = {
+        ref.split("/", 1)[1] if ref.startswith(config.remote + "/") else ref
+        for ref in refs.splitlines()
+    }
     return not any(config.branch_allowed(name) for name in names)
 
 
@@ -198,16 +203,20 @@ def _clean_tree_problems(git: Git, config: Config, version: ReleaseVersion) -> l
     offending = [name for name in dirty if not _holds(git, name, version_files, version)]
     if not offending:
         return []
-    shown = ", ".join(offending[:5]) + (f" and {len(offending) - 5} more" if len(offending) > 5 else "")
+    shown = ", ".join(offending[:5]) + (
+        f" and {len(offending) - 5} more" if len(offending) > 5 else ""
+    )
     return [f"the working tree has uncommitted changes ({shown}): commit or stash them first"]
 
 
-def _holds(git: Git, name: str, version_files: Mapping[str, object], version: ReleaseVersion) -> bool:
+def _holds(
+    git: Git, name: str, version_files: Mapping[str, object], version: ReleaseVersion
+) -> bool:
     entry = version_files.get(name)
     if entry is None:
         return False
     try:
-        from release.bump import holds_version
+        from release.bump import holds_version  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return False
     path = git.root / name
@@ -226,7 +235,9 @@ def _post_problems(git: Git, commit: str, version: ReleaseVersion, config: Confi
     offending = [name for name in changed if not post_change_allowed(name, config)]
     if not offending:
         return []
-    shown = ", ".join(offending[:5]) + (f" and {len(offending) - 5} more" if len(offending) > 5 else "")
+    shown = ", ".join(offending[:5]) + (
+        f" and {len(offending) - 5} more" if len(offending) > 5 else ""
+    )
     return [
         f"post release {version.pep440} changes code since {base} ({shown}): code changes are "
         "never released as .postN; release them as a new patch version"

@@ -88,7 +88,11 @@ class ReleaseState:
             return
         try:
             self.git.run(
-                "fetch", "--quiet", "--no-tags", self.remote, f"+{NOTES_NAMESPACE}/*:{NOTES_NAMESPACE}/*"
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                self.remote,
+                f"+{NOTES_NAMESPACE}/*:{NOTES_NAMESPACE}/*",
             )
         except GitError as error:
             raise ReleaseError(

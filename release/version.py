@@ -172,13 +172,18 @@ def _diagnose_tag(tag: str, prefix: str) -> str:
         return f"the tag is empty: write {prefix}X.Y.Z"
     if tag != tag.strip() or any(c.isspace() for c in tag):
         fixed = "".join(tag.split())
-        return f"it contains spaces: write {fixed}" if _valid_tag(fixed, prefix) else "it contains spaces"
+        return (
+            f"it contains spaces: write {fixed}"
+            if _valid_tag(fixed, prefix)
+            else "it contains spaces"
+        )
     if not tag.startswith(prefix):
         rest = tag.rsplit("/", 1)[-1] if "/" in tag else tag
         if _GRAMMAR.fullmatch(rest):
             return f"the tag must start with {prefix!r}: write {prefix}{rest}"
         if tag.lower().startswith(prefix.lower()):
-            return f"the prefix must be exactly {prefix!r}: {_diagnose(tag[len(prefix) :], prefix, prefix)}"
+            rest_problem = _diagnose(tag[len(prefix) :], prefix, prefix)
+            return f"the prefix must be exactly {prefix!r}: {rest_problem}"
         return f"the tag must start with {prefix!r} (for example {prefix}1.2.3)"
     return _diagnose(tag[len(prefix) :], prefix, prefix)
 
@@ -197,7 +202,11 @@ def _diagnose(text: str, prefix: str, shown_prefix: str) -> str:
         return "the version is empty: expected X.Y.Z"
     if any(c.isspace() for c in text):
         fixed = "".join(text.split())
-        return f"it contains spaces: {write(fixed)}" if _GRAMMAR.fullmatch(fixed) else "it contains spaces"
+        return (
+            f"it contains spaces: {write(fixed)}"
+            if _GRAMMAR.fullmatch(fixed)
+            else "it contains spaces"
+        )
     if text[0] in "vV" and len(text) > 1 and text[1].isdigit():
         rest = text[1:]
         if _GRAMMAR.fullmatch(rest):
@@ -234,9 +243,10 @@ def _diagnose(text: str, prefix: str, shown_prefix: str) -> str:
         return f"leading zeros are not allowed: {write(str(parsed))}"
     canonical = str(parsed)
     if _GRAMMAR.fullmatch(canonical):
+        example = f"for example {shown_prefix}{parsed.base_version}"
         if parsed.pre is not None and not re.search(r"[0-9]$", text):
-            return f"a pre-release needs its number, for example {shown_prefix}{parsed.base_version}{parsed.pre[0]}1"
+            return f"a pre-release needs its number, {example}{parsed.pre[0]}1"
         if parsed.post is not None and re.search(r"post$", text.lower()):
-            return f"a post-release needs its number, for example {shown_prefix}{parsed.base_version}.post1"
+            return f"a post-release needs its number, {example}.post1"
         return write(canonical)
     return "expected X.Y.Z, X.Y.ZaN, X.Y.ZbN, X.Y.ZrcN or X.Y.Z.postN"

@@ -55,8 +55,13 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run(args: list[str], cwd: Path, env: Mapping[str, str] | None = None, check: bool = True,
-        input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         args, cwd=cwd, env=clean_env(env), capture_output=True, text=True, input=input, check=False
     )
@@ -100,8 +105,9 @@ class Repo:
     def push(self, *refs: str) -> None:
         self.git("push", "-q", "origin", *(refs or ("HEAD",)))
 
-    def invoke(self, *args: str, env: Mapping[str, str] | None = None,
-               input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def invoke(
+        self, *args: str, env: Mapping[str, str] | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """The real ``invoke`` command over this checkout's collection, run in the repo."""
         merged = {**self.env, **(env or {})}
         return run(
@@ -114,17 +120,24 @@ class Repo:
 
     def clone(self, dest: Path, *options: str) -> Repo:
         # A file:// URL, so that --depth makes a real shallow clone as CI does.
-        run(["git", "clone", "-q", *options, self.remote.as_uri(), str(dest)], dest.parent, self.env)
+        run(
+            ["git", "clone", "-q", *options, self.remote.as_uri(), str(dest)], dest.parent, self.env
+        )
         return Repo(dest, self.remote, dict(self.env))
 
 
-def make_repo(root: Path, source: Path | None = DEMO, files: Mapping[str, str] | None = None) -> Repo:
+def make_repo(
+    root: Path, source: Path | None = DEMO, files: Mapping[str, str] | None = None
+) -> Repo:
     """A repository with the files of ``source`` (and ``files``), committed on main and pushed."""
+    root.mkdir(parents=True, exist_ok=True)
     remote = root / "remote.git"
     work = root / "work"
     run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], root)
     if source is not None:
-        shutil.copytree(source, work, ignore=shutil.ignore_patterns("node_modules", "dist", "build"))
+        shutil.copytree(
+            source, work, ignore=shutil.ignore_patterns("node_modules", "dist", "build")
+        )
     else:
         work.mkdir()
     repo = Repo(work, remote)

@@ -15,12 +15,14 @@ and the launchers can import it without a cycle.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -78,11 +80,11 @@ def wait_until(
     """
     deadline = time.monotonic() + timeout
     while True:
+        if process is not None and process.poll() is not None:
+            raise ServiceError(f"{what}: the process exited with code {process.returncode}")
         result = probe()
         if result is not None:
             return result
-        if process is not None and process.poll() is not None:
-            raise ServiceError(f"{what}: the process exited with code {process.returncode}")
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what}: no answer within {timeout:g} s")
         time.sleep(_POLL_INTERVAL)
@@ -102,7 +104,7 @@ def wait_for_http(
 
         def probe() -> requests.Response | None:
             try:
-                return session.get(url, timeout=2, allow_redirects=False)
+                return session.get(url, timeout=1, allow_redirects=False)
             except requests.RequestException:
                 return None
 
@@ -119,8 +121,11 @@ def write_htpasswd(path: Path, username: str, password: str) -> Path:
     # Passlib 1.7.4 logs a traceback at WARNING while probing bcrypt >= 4.1's version;
     # the probe's failure is harmless and the noise would land in every test's log.
     logging.getLogger("passlib.handlers.bcrypt").setLevel(logging.ERROR)
-    from passlib.apache import HtpasswdFile
-    from passlib.context import CryptContext
+    with warnings.catch_warnings():
+        # passlib imports the stdlib crypt module, deprecated since Python 3.11.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from passlib.apache import HtpasswdFile
+        from passlib.context import CryptContext
 
     context = CryptContext(schemes=["bcrypt"], bcrypt__rounds=4, bcrypt__ident="2y")
     htpasswd = HtpasswdFile(str(path), new=True, context=context)
@@ -190,15 +195,11 @@ class ServiceProcess:
         if process is not None:
             if process.poll() is None:
                 process.terminate()
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=grace)
-                except subprocess.TimeoutExpired:
-                    pass
             # The group outlives its leader when helpers ignore SIGTERM or were orphaned.
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             process.wait()
         self._close_log()
 
@@ -211,9 +212,13 @@ class ServiceProcess:
         except OSError as error:
             return f"(no log: {error})"
 
-    def failure(self, what: str, lines: int = 20) -> ServiceError:
-        """An error for a failed start: the binary, what went wrong, its log and the log's end."""
-        tail = "\n".join(self.output().rstrip().splitlines()[-lines:]) or "(nothing logged)"
+    def failure(self, what: str, lines: int = 20, noise: str | None = None) -> ServiceError:
+        """An error for a failed start: the binary, what went wrong, its log and the log's end.
+
+        Lines containing ``noise`` are left out of the tail (dockerd's grpc chatter).
+        """
+        kept = [line for line in self.output().splitlines() if not (noise and noise in line)]
+        tail = "\n".join(kept[-lines:]).strip() or "(nothing logged)"
         return ServiceError(f"{self.name} {what}; its log {self.log_path} ends with:\n{tail}")
 
     def _close_log(self) -> None:

@@ -189,9 +189,7 @@ class Registry(LocalService):
             },
         }
         if self.username is not None:
-            config["auth"] = {
-                "htpasswd": {"realm": self.realm, "path": str(self.htpasswd_path)}
-            }
+            config["auth"] = {"htpasswd": {"realm": self.realm, "path": str(self.htpasswd_path)}}
         elif self.token is not None:
             config["auth"] = {
                 "token": {
