@@ -122,6 +122,8 @@ class RegistryClient:
         self._basic = False  # the registry asked for Basic: send it with every request
         self._tokens: dict[str, str] = {}  # scope -> bearer token
         self._session = requests.Session()
+        # Proxy variables (and .netrc) serve real registries; a loopback one is reached directly.
+        self._session.trust_env = not registry.insecure
         retry = Retry(
             total=5,
             connect=4,
@@ -379,7 +381,7 @@ class RegistryClient:
     def _require_credentials(self) -> None:
         if self.username is None or self._password is None:
             raise RegistryError(
-                f"registry {self.host} asks for credentials and none are set",
+                f"registry {self.host} requires credentials and none are set",
                 "set RELEASE_REGISTRY_USERNAME and RELEASE_REGISTRY_PASSWORD, "
                 f"or run `docker login {self.host}`",
             )
