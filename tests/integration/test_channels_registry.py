@@ -9,6 +9,12 @@ After each release the real ``invoke channels`` shows where every channel points
 
 from __future__ import annotations
 
+import base64
+import os
+import pty
+import select
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,9 +31,7 @@ from release.localservices.registry import Registry
 from release.preflight import resolve
 from release.registry import OCI_INDEX, RegistryClient
 from tests.oci import Pushed, api_image, api_index, engine_image, session
-from tests.repos import Repo, clean_env, make_repo
-
-pytestmark = pytest.mark.docker
+from tests.repos import CHECKOUT, Repo, clean_env, make_repo
 
 
 def pyproject(name: str, yanked: tuple[str, ...] = ()) -> str:
@@ -138,6 +142,7 @@ def actions(records: list[dict[str, Any]]) -> dict[str, tuple[str, str | None, s
     return {r["channel"]: (r["action"], r["from"], r["to"]) for r in records if r["channel"]}
 
 
+@pytest.mark.docker
 def test_release_scenario_moves_channels_forward_and_rolls_back(project: Project) -> None:
     # 3.0.0: every channel is new.
     records = project.release("3.0.0")
@@ -232,6 +237,7 @@ def test_release_scenario_moves_channels_forward_and_rolls_back(project: Project
     assert project.positions() == expected
 
 
+@pytest.mark.docker
 def test_a_multi_arch_index_is_moved_intact(project: Project) -> None:
     repo, host = project.image, project.registry.host
     project.push_image("amd64-build")
@@ -315,3 +321,103 @@ def test_two_racing_releases_end_with_every_channel_on_the_highest(
         "3.3": ("3.3.0", "3.3.0"),
         "3.2": ("3.2.0", "3.2.0"),
     }
+
+
+def yanked_project(tmp_path: Path, registry: Registry, image: str, **auth: str) -> Project:
+    """1.0.0 and 1.0.1 released (images pushed through the API), then 1.0.1 yanked on main."""
+    project = make_project(tmp_path, registry, None, image)
+    project.env |= auth
+    headers = {}
+    if auth:
+        user_pass = f"{auth['RELEASE_REGISTRY_USERNAME']}:{auth['RELEASE_REGISTRY_PASSWORD']}"
+        headers["Authorization"] = "Basic " + base64.b64encode(user_pass.encode()).decode()
+    with session() as http:
+        for version in ("1.0.0", "1.0.1"):
+            project.tag(version)
+            api_image(http, registry.url, image, version, f"{version} layer", headers=headers)
+            ctx = project.context(version)
+            with RegistryClient(
+                RegistryConfig(registry.host),
+                auth.get("RELEASE_REGISTRY_USERNAME"),
+                auth.get("RELEASE_REGISTRY_PASSWORD"),
+            ) as client:
+                move_channels_after_push(ctx, ctx.config.images[0], client)
+    project.repo.write("pyproject.toml", pyproject(image, yanked=("1.0.1",)))
+    project.repo.commit("yank 1.0.1")
+    project.repo.push("HEAD:refs/heads/main")
+    return project
+
+
+def on_a_terminal(project: Project, answer: str, *args: str) -> tuple[int, str]:
+    """Run ``invoke channels`` on a pseudo-terminal; answer the first question with ``answer``."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "-r", str(CHECKOUT), "channels", *args],
+        cwd=project.repo.path,
+        env=project.env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    output, answered = b"", False
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], 120)
+            assert ready, f"no output for 120 s:\n{output.decode(errors='replace')}"
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            if not answered and b"[y/n]" in output:
+                os.write(controller, answer.encode() + b"\n")
+                answered = True
+    finally:
+        os.close(controller)
+        code = process.wait(timeout=120)
+    return code, output.decode(errors="replace")
+
+
+def test_apply_asks_on_a_terminal_before_moving_backwards(
+    tmp_path: Path, registry: Registry
+) -> None:
+    project = yanked_project(tmp_path, registry, "channels/terminal")
+    assert project.digest("latest") == project.digest("1.0.1")
+
+    code, output = on_a_terminal(project, "n", "--apply")
+    assert code == 1, output
+    assert "nothing moved: not confirmed" in output
+    assert project.digest("latest") == project.digest("1.0.1")
+
+    code, output = on_a_terminal(project, "y", "--apply")
+    assert code == 0, output
+    assert "moved latest 1.0.1 -> 1.0.0" in output
+    assert project.digest("latest") == project.digest("1.0.0")
+    assert project.positions() == {
+        "latest": ("1.0.0", "1.0.0"),
+        "troltunga": ("1.0.0", "1.0.0"),
+        "1.0": ("1.0.0", "1.0.0"),
+    }
+
+
+def test_channels_with_credentials_never_print_the_password(
+    tmp_path: Path, auth_registry: Registry
+) -> None:
+    assert auth_registry.username and auth_registry.password
+    password = auth_registry.password
+    project = yanked_project(tmp_path, auth_registry, "channels/secret", **auth_registry.env())
+
+    code, _, output = project.channels("--apply", "--yes")
+    assert code == 0, output
+    assert "moved latest 1.0.1 -> 1.0.0" in output
+    assert password not in output
+
+    project.env["RELEASE_REGISTRY_PASSWORD"] = "not-the-registry-password"
+    code, _, output = project.channels()
+    assert code == 1
+    assert f"refused the credentials of {auth_registry.username}" in output
+    assert len(output.strip().splitlines()) == 1, output
+    assert "not-the-registry-password" not in output and password not in output
