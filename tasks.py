@@ -97,15 +97,94 @@ def demo(c: Context, keep: bool = False) -> None:
 
 @task(
     help={
-        "apply": "move every channel to its target, backwards included (a rollback)",
-        "yes": "confirm moves that are not forward without asking (needed without a terminal)",
+        "version": "the version to release, e.g. 4.3.0, 4.3.0rc1 or 4.3.0.post1 (the tag is "
+        "<tag-prefix><version>)",
+        "sign": "sign the tag (always done when require-signed-tags is set on the default branch)",
+        "backport": "allow a version lower than the highest release of its major (on release/*)",
+        "dry_run": "run every check and show the tag that would be created and pushed",
+        "remote": "the remote to push the tag to (default: tool.release.remote)",
     }
 )
 @boundary
-def channels(c: Context, apply: bool = False, yes: bool = False) -> None:
+def tag(
+    c: Context,
+    version: str | None = None,
+    sign: bool = False,
+    backport: bool = False,
+    dry_run: bool = False,
+    remote: str | None = None,
+) -> None:
+    """Create the version tag on the current branch and push it: CI then runs the release."""
+    from release.tagging import cut_tag
+
+    cut_tag(version, sign=sign, backport=backport, dry_run=dry_run, remote=remote)
+
+
+@task(
+    pre=[check_version],
+    help={
+        "tag": TAG_HELP,
+        "dry_run": "build and zip the UI, show what would be deployed where, deploy nothing",
+        "offline": OFFLINE_HELP,
+        "branch": BRANCH_HELP,
+    },
+)
+@boundary
+def deploy_ui(
+    c: Context,
+    tag: str | None = None,
+    dry_run: bool = False,
+    offline: bool = False,
+    branch: str | None = None,
+) -> None:
+    """Set the UI's npm version, build it and deploy it to its Azure App Service.
+
+    Credentials: the publish profile in $AZURE_WEBAPP_PUBLISH_PROFILE. Pre-releases are
+    built and not deployed.
+    """
+    from release.ui import deploy_ui as run
+
+    run(tag, dry_run=dry_run, offline=offline, branch=branch)
+
+
+@task(
+    pre=[check_version],
+    help={
+        "tag": TAG_HELP,
+        "commit": (
+            "commit exactly the version files and push the commit to the branch the tag was "
+            "cut from (never forced; replayed onto the branch when it moved since the tag)"
+        ),
+        "dry_run": "show the diff (and with --commit the commit it would push), change nothing",
+        "branch": BRANCH_HELP,
+    },
+)
+@boundary
+def bump(
+    c: Context,
+    tag: str | None = None,
+    commit: bool = False,
+    dry_run: bool = False,
+    branch: str | None = None,
+) -> None:
+    """Write the version into the configured files; --commit commits and pushes it."""
+    from release.commands import run_step
+
+    run_step("bump", tag, dry_run=dry_run, branch=branch, extra={"commit": commit})
+
+
+@task(
+    help={
+        "apply": "move every channel to its target, backwards included (a rollback)",
+        "yes": "confirm moves that are not forward without asking (needed without a terminal)",
+        "offline": "read the default branch as last fetched, without fetching it",
+    }
+)
+@boundary
+def channels(c: Context, apply: bool = False, yes: bool = False, offline: bool = False) -> None:
     """Show which version every channel tag points to; --apply moves them where the rules say."""
     import os
 
     from release.channelcmd import show_channels
 
-    show_channels(apply=apply, yes=yes, env=dict(os.environ))
+    show_channels(apply=apply, yes=yes, offline=offline, env=dict(os.environ))

@@ -2,10 +2,10 @@
 ``--apply`` to move it there (backwards included: the rollback of a yanked release).
 
 The configuration, and above all ``yanked``, comes from the tip of the remote's default
-branch (``git show origin/main:pyproject.toml`` after a fetch of that branch), so a rollback
-is a reviewed commit to the default branch followed by ``invoke channels --apply``. Without
-that ref (no remote, offline) the working tree's ``pyproject.toml`` is read, and the task
-says so.
+branch (``origin/main:pyproject.toml`` after a fetch of that branch, as
+``release.protect`` reads it), so a rollback is a reviewed commit to the default branch
+followed by ``invoke channels --apply``. Without that branch the working tree's
+``pyproject.toml`` is read, and the task says so.
 """
 
 from __future__ import annotations
@@ -27,44 +27,32 @@ from release.channels import (
     versioned_tags,
     yanked_versions,
 )
-from release.config import Config, Image, load_config, parse_config
+from release.config import Config, Image, load_config
 from release.errors import ReleaseError
-from release.git import Git, GitError
+from release.git import Git
 from release.registry import RegistryClient, registry_credentials
 from release.version import ReleaseVersion
 
 
-def default_branch_config(
-    git: Git,
-    config: Config,
-    env: Mapping[str, str],
-    *,
-    fetch: bool,
-    fallback: Config | None = None,
-) -> Config:
-    """The ``[tool.release]`` of the remote default branch's tip (``config`` names them).
+def channel_config(git: Git, env: Mapping[str, str], *, offline: bool) -> Config:
+    """The ``[tool.release]`` of the remote default branch's tip, ``yanked`` included.
 
-    With ``fetch`` the branch is fetched first (a failure is a warning: the ref already there
-    is used). Without the ref, ``fallback`` is returned, else the working tree's config.
+    ``release.protect.read_policy`` fetches ``<remote>/<default-branch>`` (unless
+    ``offline``) and reads it; the working tree's configuration only names the remote and
+    branch, and stands in (with the default branch's rules in force) when that branch has
+    no images configured or cannot be read.
     """
-    remote, branch = config.remote, config.default_branch
-    ref = f"refs/remotes/{remote}/{branch}"
-    if fetch and git.remote_url(remote) is not None:
-        try:
-            git.fetch(remote, f"+refs/heads/{branch}:{ref}")
-        except GitError as error:
-            console.warn(f"could not fetch {branch} from {remote} ({error}): using {ref} as it is")
-    text = git.show(ref, "pyproject.toml") if git.rev(ref) else None
-    if text is not None:
-        return parse_config(
-            text, None, env, source=f"pyproject.toml at {remote}/{branch}",
-            project_folder=git.root.name,
-        )  # fmt: skip
-    if fallback is not None:
-        console.notice(f"no {remote}/{branch}: reading yanked from the tagged commit")
-        return fallback
-    console.notice(f"no {remote}/{branch}: reading the configuration of the working tree")
-    return load_config(git.root, env, check_paths=False)
+    from release import protect
+
+    working = load_config(git.root, env, check_paths=False)
+    policy = protect.read_policy(git, working, env, offline)
+    for line in (*policy.notices, *policy.problems):
+        console.notice(line)
+    if policy.config is not None and policy.config.images:
+        return policy.config
+    if policy.config is not None:
+        console.notice(f"{policy.where} configures no images: using the working tree's images")
+    return policy.govern(working)
 
 
 @dataclass(frozen=True)
@@ -80,6 +68,7 @@ def show_channels(
     *,
     apply: bool = False,
     yes: bool = False,
+    offline: bool = False,
     env: Mapping[str, str],
     start: Path | None = None,
 ) -> list[ImageChannels]:
@@ -90,8 +79,7 @@ def show_channels(
     ``yes``, else nothing moves and the error says so.
     """
     git = Git.discover(start)
-    config = default_branch_config(git, load_config(git.root, env, check_paths=False), env,
-                                   fetch=True)  # fmt: skip
+    config = channel_config(git, env, offline=offline)
     if not config.images or config.registry is None:
         console.info("no images are configured in [tool.release]: there are no channels")
         return []

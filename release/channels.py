@@ -380,7 +380,8 @@ def move_channels_after_push(
     Reads the registry just before the moves, moves each channel forward to its target by
     copying the target's manifest (no pull, no layer upload), then reads again and moves
     on to a higher version a concurrent release pushed meanwhile, until nothing moves.
-    ``yanked`` is read from the default branch's tip. In a dry run nothing is moved.
+    ``yanked`` is the default branch's (``resolve`` puts it in ``ctx.config``). In a dry
+    run nothing is moved.
     Returns one record per channel for the state and the summary: ``channel``, ``action``
     (``moved``, ``would move``, ``stayed``, ``skipped``), ``from``, ``to``, ``digest``,
     ``reason``.
@@ -399,7 +400,7 @@ def move_channels_after_push(
     ]  # fmt: skip
     for reason in skipped:
         console.info(f"{image.name}: {reason}")
-    yanked = yanked_versions(default_branch_yanked(ctx))
+    yanked = yanked_versions(ctx.config.yanked)  # the default branch's (release.preflight)
     first: dict[str, Decision] = {}
     last_move: dict[str, tuple[ReleaseVersion, str]] = {}
     for _ in range(MAX_ROUNDS):
@@ -450,13 +451,3 @@ def _record(
                 "to": str(decision.target), "digest": None, "reason": decision.reason}  # fmt: skip
     return {"channel": decision.channel.tag, "action": "stayed", "from": before,
             "to": before, "digest": old.digest, "reason": decision.reason}  # fmt: skip
-
-
-def default_branch_yanked(ctx: ReleaseContext) -> tuple[str, ...]:
-    """``yanked`` from the default branch's tip (DESIGN.md "Protected releases")."""
-    from release.channelcmd import default_branch_config
-
-    config = default_branch_config(
-        ctx.git, ctx.config, ctx.env, fetch=not ctx.options.offline, fallback=ctx.config
-    )
-    return config.yanked

@@ -100,6 +100,7 @@ class UI:
     build: str = "npm run build"
     output: str = "dist"
     slot: str = "production"
+    deploy_timeout: int = 600  # seconds to wait for Azure to finish the deployment
 
 
 @dataclass(frozen=True)
@@ -606,7 +607,20 @@ def _ui(reader: _Reader | None, tree: _Tree) -> UI | None:
     if PurePosixPath(output).is_absolute() or ".." in PurePosixPath(output).parts:
         raise reader.error("output", f"{output!r} must be a folder inside {path}")
     slot = reader.string("slot", "production")
+    timeout = reader.get("deploy-timeout")
+    if timeout is None:
+        timeout = 600
+    elif isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+        raise reader.error(
+            "deploy-timeout", f"expected a positive number of seconds, got {timeout!r}"
+        )
     reader.done()
     return UI(
-        path=path, azure_app=azure_app, install=install, build=build, output=output, slot=slot
+        path=path,
+        azure_app=azure_app,
+        install=install,
+        build=build,
+        output=output,
+        slot=slot,
+        deploy_timeout=timeout,
     )

@@ -193,6 +193,17 @@ class Git:
         result = self.run("show", f"{commit}:{path}", check=False)
         return result.stdout if result.returncode == 0 else None
 
+    def blob(self, commit: str, path: str) -> bytes | None:
+        """The bytes of ``path`` in ``commit`` (None when it has no such file)."""
+        result = subprocess.run(
+            ["git", "cat-file", "blob", f"{commit}:{path}"],
+            cwd=self.root,
+            capture_output=True,
+            env=dict(os.environ if self._env is None else self._env),
+            check=False,
+        )
+        return result.stdout if result.returncode == 0 else None
+
     def changed_files(self, base: str, head: str) -> list[str]:
         out = self.run("diff", "--name-only", "-z", "--no-renames", base, head).stdout
         return [name for name in out.split("\0") if name]
@@ -222,3 +233,25 @@ class Git:
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return self.ok("merge-base", "--is-ancestor", ancestor, descendant)
+
+    def ahead_behind(self, local: str, upstream: str) -> tuple[int, int]:
+        """(commits only in ``local``, commits only in ``upstream``)."""
+        counts = self.out("rev-list", "--left-right", "--count", f"{local}...{upstream}")
+        ahead, behind = counts.split()
+        return int(ahead), int(behind)
+
+    # -- signatures ----------------------------------------------------------
+
+    def tag_object(self, name: str) -> str | None:
+        """The raw annotated tag object (headers, message, signature); None if not annotated."""
+        result = self.run("cat-file", "tag", f"refs/tags/{name}", check=False)
+        return result.stdout if result.returncode == 0 else None
+
+    def verify_tag(
+        self, name: str, settings: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``git verify-tag`` with ``-c key=value`` settings for this call; never raises."""
+        options: list[str] = []
+        for key, value in (settings or {}).items():
+            options += ["-c", f"{key}={value}"]
+        return self.run(*options, "verify-tag", f"refs/tags/{name}", check=False)

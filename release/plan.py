@@ -152,7 +152,10 @@ def _summary(step: str, version: ReleaseVersion, config: Config, branch: str) ->
             return "deploy the UI"
         ui = config.ui
         target = f"{ui.azure_app} ({ui.slot})"
-        return f"build {ui.path} ({version.npm}), deploy {ui.path}/{ui.output} to {target}"
+        return (
+            f"build {ui.path} ({version.npm}), deploy {ui.path}/{ui.output} to {target}, "
+            f"waiting at most {ui.deploy_timeout} s"
+        )
     raise ValueError(step)
 
 

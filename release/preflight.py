@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from release import console
+from release import console, protect
 from release.config import Config, load_config, matches_any, parse_config
 from release.context import Options, ReleaseContext, load_step
 from release.errors import ConfigError, PreflightError, ReleaseError, UsageError
@@ -91,9 +91,16 @@ def resolve(tag_arg: str | None, options: Options, start: Path | None = None) ->
     notices: list[str] = []
     problems += _spelling_problems(git, tag, version, config.tag_prefix)
     branch = _branch(git, info.commit, config, options, notices, problems)
+    # maintainers, signed tags and yanked come from the tip of the default branch
+    # (DESIGN.md "Protected releases"), never from the tagged commit.
+    policy = protect.read_policy(git, config, env, options.offline)
+    config = policy.govern(config)
+    notices += policy.notices
+    problems += policy.problems
     problems += _clean_tree_problems(git, config, version)
     if version.kind is Kind.POST:
         problems += _post_problems(git, info.commit, version, config)
+    problems += protect.problems(git, policy, tag, info, env, config.remote)
     observed = Observed(
         tag=tag,
         commit=info.commit,
@@ -199,7 +206,9 @@ def _clean_tree_problems(git: Git, config: Config, version: ReleaseVersion) -> l
     dirty = git.dirty_files()
     if not dirty:
         return []
-    version_files = {m: vf for vf in config.version_files for m in vf.matches}
+    from release.bump import version_file_map  # version files and the __build__ files beside
+
+    version_files = version_file_map(config)
     offending = [name for name in dirty if not _holds(git, name, version_files, version)]
     if not offending:
         return []
@@ -248,6 +257,10 @@ def post_change_allowed(path: str, config: Config) -> bool:
     """Whether a post release may change ``path`` (DESIGN.md "What each kind does")."""
     version_paths = [vf.path for vf in config.version_files]
     if path in {m for vf in config.version_files for m in vf.matches}:
+        return True
+    from release.bump import companion_paths  # the __build__ files beside version-info files
+
+    if path in companion_paths(config):
         return True
     if version_paths and matches_any(version_paths, path):
         return True
