@@ -260,7 +260,7 @@ def decide(
     if current.digest is None:
         return move(Move.CREATE, "new channel")
     if old == target:
-        return stay(f"on {target}, the highest release of its scope")
+        return stay("already on the highest release of its scope")
     if old is None:
         if backwards:
             return move(Move.REPLACE, "it holds no versioned image")
@@ -313,7 +313,13 @@ def release_decisions(
                 Decision(channel, current, target, Move.STAY, "pre-releases move no channel")
             )
             continue
-        decisions.append(decide(channel, current, every, yanked, backwards=False))
+        decision = decide(channel, current, every, yanked, backwards=False)
+        if not decision.moves and decision.target is not None and decision.target > release:
+            reason = f"{decision.target} is newer than {release}"
+            if decision.current.version != decision.target:
+                reason = decision.reason
+            decision = Decision(channel, current, decision.target, Move.STAY, reason)
+        decisions.append(decision)
     return decisions
 
 
@@ -383,8 +389,9 @@ def move_channels_after_push(
     ``yanked`` is the default branch's (``resolve`` puts it in ``ctx.config``). In a dry
     run nothing is moved.
     Returns one record per channel for the state and the summary: ``channel``, ``action``
-    (``moved``, ``would move``, ``stayed``, ``skipped``), ``from``, ``to``, ``digest``,
-    ``reason``.
+    (``moved``, ``would move``, ``stayed``, ``skipped``), ``from``, ``to`` (versions, or a
+    digest that no version tag holds), ``digest``, ``reason`` and ``summary``, the line to
+    show (``petronas 3.0.0 -> 3.1.0 (sha256:...)``).
     """
     from release import console
 
@@ -393,16 +400,16 @@ def move_channels_after_push(
         console.info(f"{image.name}: pre-releases move no channel")
         return []
     channels, skipped = release_channels(image, version, ctx.config.codenames)
-    records: list[dict[str, Any]] = [
+    records = [
         {"channel": None, "action": "skipped", "from": None, "to": None, "digest": None,
-         "reason": reason}
+         "reason": reason, "summary": f"skipped: {reason}"}
         for reason in skipped
     ]  # fmt: skip
     for reason in skipped:
         console.info(f"{image.name}: {reason}")
     yanked = yanked_versions(ctx.config.yanked)  # the default branch's (release.preflight)
     first: dict[str, Decision] = {}
-    last_move: dict[str, tuple[ReleaseVersion, str]] = {}
+    last_move: dict[str, tuple[Decision, str]] = {}
     for _ in range(MAX_ROUNDS):
         seen = observe(client, image.name, channels, yanked)
         decisions = release_decisions(channels, version, seen.currents, seen.versions, yanked)
@@ -422,7 +429,7 @@ def move_channels_after_push(
             digest = client.put_manifest(
                 image.name, decision.channel.tag, manifest.data, manifest.media_type
             )
-            last_move[decision.channel.tag] = (target, digest)
+            last_move[decision.channel.tag] = (decision, digest)
             console.info(
                 f"{image.name}: moved {decision.channel.tag} "
                 f"{decision.current.version or '-'} -> {target} ({short_digest(digest)})"
@@ -438,16 +445,23 @@ def move_channels_after_push(
 
 
 def _record(
-    decision: Decision, moved: tuple[ReleaseVersion, str] | None, dry_run: bool
+    decision: Decision, moved: tuple[Decision, str] | None, dry_run: bool
 ) -> dict[str, Any]:
-    old = decision.current
+    """One channel's outcome for the state and the summary (``summary`` is its line)."""
+    tag, old = decision.channel.tag, decision.current
     before = str(old.version) if old.version else old.digest
+    shown = str(old.version) if old.version else short_digest(old.digest) if old.digest else "-"
     if moved is not None:
-        target, digest = moved
-        return {"channel": decision.channel.tag, "action": "moved", "from": before,
-                "to": str(target), "digest": digest, "reason": decision.reason}  # fmt: skip
+        last, digest = moved
+        to = str(last.target)
+        return {"channel": tag, "action": "moved", "from": before, "to": to, "digest": digest,
+                "reason": last.reason,
+                "summary": f"{tag} {shown} -> {to} ({short_digest(digest)})"}  # fmt: skip
     if decision.moves and dry_run:
-        return {"channel": decision.channel.tag, "action": "would move", "from": before,
-                "to": str(decision.target), "digest": None, "reason": decision.reason}  # fmt: skip
-    return {"channel": decision.channel.tag, "action": "stayed", "from": before,
-            "to": before, "digest": old.digest, "reason": decision.reason}  # fmt: skip
+        to = str(decision.target)
+        return {"channel": tag, "action": "would move", "from": before, "to": to,
+                "digest": None, "reason": decision.reason,
+                "summary": f"{tag} would move {shown} -> {to}"}  # fmt: skip
+    return {"channel": tag, "action": "stayed", "from": before, "to": before,
+            "digest": old.digest, "reason": decision.reason,
+            "summary": f"{tag} stays on {shown}: {decision.reason}"}  # fmt: skip
