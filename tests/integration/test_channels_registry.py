@@ -323,8 +323,11 @@ def test_two_racing_releases_end_with_every_channel_on_the_highest(
     }
 
 
-def yanked_project(tmp_path: Path, registry: Registry, image: str, **auth: str) -> Project:
-    """1.0.0 and 1.0.1 released (images pushed through the API), then 1.0.1 yanked on main."""
+def yanked_project(
+    tmp_path: Path, registry: Registry, image: str, *, push: bool = True, **auth: str
+) -> Project:
+    """1.0.0 and 1.0.1 released (images pushed through the API), then 1.0.1 yanked on main
+    (and pushed to the remote's main unless ``push`` is False)."""
     project = make_project(tmp_path, registry, None, image)
     project.env |= auth
     headers = {}
@@ -344,7 +347,8 @@ def yanked_project(tmp_path: Path, registry: Registry, image: str, **auth: str) 
                 move_channels_after_push(ctx, ctx.config.images[0], client)
     project.repo.write("pyproject.toml", pyproject(image, yanked=("1.0.1",)))
     project.repo.commit("yank 1.0.1")
-    project.repo.push("HEAD:refs/heads/main")
+    if push:
+        project.repo.push("HEAD:refs/heads/main")
     return project
 
 
@@ -421,3 +425,17 @@ def test_channels_with_credentials_never_print_the_password(
     assert f"refused the credentials of {auth_registry.username}" in output
     assert len(output.strip().splitlines()) == 1, output
     assert "not-the-registry-password" not in output and password not in output
+
+
+def test_yanked_is_read_from_the_remote_default_branch_not_the_working_tree(
+    tmp_path: Path, registry: Registry
+) -> None:
+    project = yanked_project(tmp_path, registry, "channels/unpushed-yank", push=False)
+    code, rows, output = project.channels("--apply", "--yes")
+    assert code == 0, output
+    assert rows["latest"][1] == "1.0.1"
+    assert "every channel is on its target: nothing to move" in output
+    assert project.digest("latest") == project.digest("1.0.1")
+
+    project.repo.push("HEAD:refs/heads/main")
+    assert project.positions()["latest"] == ("1.0.1", "1.0.0")
