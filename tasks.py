@@ -268,3 +268,20 @@ def upload(
     from release.commands import run_step
 
     run_step("upload", tag, dry_run=dry_run, offline=offline, branch=branch)
+
+
+@task(
+    help={
+        "apply": "move every channel to its target, backwards included (a rollback)",
+        "yes": "confirm moves that are not forward without asking (needed without a terminal)",
+        "offline": "read the default branch as last fetched, without fetching it",
+    }
+)
+@boundary
+def channels(c: Context, apply: bool = False, yes: bool = False, offline: bool = False) -> None:
+    """Show which version every channel tag points to; --apply moves them where the rules say."""
+    import os
+
+    from release.channelcmd import show_channels
+
+    show_channels(apply=apply, yes=yes, offline=offline, env=dict(os.environ))
