@@ -154,3 +154,17 @@ def make_repo(
 def demo_repo(tmp_path: Path) -> Iterator[Repo]:
     """A fresh clone of the demo monorepo with a bare remote (nothing tagged yet)."""
     yield make_repo(tmp_path)
+
+
+def drop_release_tables(repo: Repo, *names: str) -> None:
+    """Remove ``[tool.release]`` entries (``packages``, ``ui``...) so those steps are not configured."""
+    import tomlkit
+
+    path = repo.path / "pyproject.toml"
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    table = document["tool"]["release"]  # type: ignore[index]
+    for name in names:
+        table.pop(name, None)  # type: ignore[union-attr]
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
+    repo.commit(f"release only what this test needs (without {', '.join(names)})")
+    repo.push()

@@ -82,7 +82,9 @@ def test_the_wheel_ships_the_collection_and_runs_it_alone(installed: Path, tmp_p
     listing = release_tasks(installed, repo.path, "--list")
     assert listing.returncode == 0, listing.stderr
     assert "check-version" in listing.stdout and "release" in listing.stdout
-    result = release_tasks(installed, repo.path, "check-version", "--json", "--offline")
+    result = release_tasks(
+        installed, repo.path, "check-version", "--json", "--offline", "--skip-credentials"
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["version"] == "0.2.0"
