@@ -1120,7 +1120,7 @@ class Bump:
         version, remote, branch = ctx.version.pep440, ctx.config.remote, ctx.branch
         where = f"{remote}/{branch}"
         if made.commit is None:
-            return self._held(ctx, made.parent, dry_run, f"{ctx.tag} already holds {version}")
+            return self._held(ctx, made.parent, dry_run, ctx.tag)
         author = f"{made.identity['GIT_AUTHOR_NAME']} <{made.identity['GIT_AUTHOR_EMAIL']}>"
         details = [f"commit: {made.message!r} by {author}", f"files: {', '.join(made.files)}"]
         if ctx.options.offline and dry_run:

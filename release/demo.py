@@ -1,11 +1,13 @@
 """``invoke demo``: a whole release of ``examples/demo`` into local services it starts itself.
 
-It copies the demo monorepo into a temporary git repository with a bare remote, tags
-``version/1.0.0``, starts a real pypiserver, a real registry and the Docker engine (when it
-can run here), and the Discord and Azure contract servers of ``release.localservices``,
-runs ``invoke release --yes`` there through the real ``invoke`` command, prints where to
-look, and stops everything it started. Where a service cannot run, it says so and releases
-the rest (the demo's configuration then leaves that step unconfigured).
+It copies the demo monorepo (whose files hold 1.0.0) into a temporary git repository with a
+bare remote, tags ``version/1.1.0``, starts a real pypiserver, a real registry and the
+Docker engine (when it can run here), and the Discord and Azure contract servers of
+``release.localservices``, runs ``invoke release --yes`` there through the real ``invoke``
+command, shows what each service received (the index's files, the registry's tags, the
+Discord message, the deployed zip, the bump commit on the remote), and stops everything it
+started. Where the Docker engine cannot run, it says so and releases the rest (the demo's
+configuration then leaves the images unconfigured).
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 from release import console
 from release.errors import ReleaseError
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 DEMO_SOURCE = CHECKOUT / "examples" / "demo"
-DEMO_TAG = "version/1.0.0"
+DEMO_TAG = "version/1.1.0"
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Demo Maintainer",
     "GIT_AUTHOR_EMAIL": "maintainer@example.org",
@@ -53,7 +56,7 @@ def make_demo_repository(root: Path, drop_tables: tuple[str, ...] = ()) -> Path:
     _git(work, "commit", "-q", "-m", "Demo monorepo")
     _git(work, "remote", "add", "origin", str(remote))
     _git(work, "push", "-q", "-u", "origin", "main")
-    _git(work, "tag", "-a", "-m", "Release 1.0.0", DEMO_TAG)
+    _git(work, "tag", "-a", "-m", f"Release {DEMO_TAG}", DEMO_TAG)
     _git(work, "push", "-q", "origin", DEMO_TAG)
     return work
 
@@ -68,19 +71,24 @@ def _drop_tables(path: Path, names: tuple[str, ...]) -> None:
     path.write_text(tomlkit.dumps(document), encoding="utf-8")
 
 
+Results = list[Callable[[], list[str]]]
+
+
 @contextmanager
-def services(workdir: Path) -> Iterator[tuple[dict[str, str], list[str], list[str]]]:
-    """Start what can run here: (environment for the release, notes, tables to drop)."""
+def services(workdir: Path) -> Iterator[tuple[dict[str, str], list[str], list[str], Results]]:
+    """Start what can run here: (environment, notes, tables to drop, result reporters)."""
     from release.localservices.pypi import PypiServer
     from release.localservices.registry import Registry
 
     env: dict[str, str] = {}
     notes: list[str] = []
     dropped: list[str] = []
+    results: Results = []
     with ExitStack() as stack:
         index = stack.enter_context(PypiServer(workdir / "pypi", "demo", secrets.token_urlsafe(16)))
         env.update(index.env())
         notes.append(f"package index: {index.index_url}")
+        results.append(lambda: _index_files(index.index_url))
         engine_env = _engine(stack, workdir, notes)
         if engine_env is None:
             dropped += ["images", "registry"]
@@ -89,17 +97,20 @@ def services(workdir: Path) -> Iterator[tuple[dict[str, str], list[str], list[st
             env.update(engine_env)
             env.update(registry.env())
             notes.append(f"registry: curl -s {registry.url}/v2/demo/node/tags/list")
-        env_discord = _contract(stack, "discord", workdir, notes)
-        if env_discord is None:
+            results.append(lambda: _registry_tags(registry.url))
+        discord = _contract(stack, "discord", workdir, notes)
+        if discord is None:
             dropped.append("discord")
         else:
-            env.update(env_discord)
-        env_azure = _contract(stack, "azure", workdir, notes)
-        if env_azure is None:
+            env.update(discord.env())
+            results.append(lambda: _discord_messages(discord))
+        azure = _contract(stack, "azure", workdir, notes)
+        if azure is None:
             dropped.append("ui")
         else:
-            env.update(env_azure)
-        yield env, notes, dropped
+            env.update(azure.env())
+            results.append(lambda: _deployments(azure))
+        yield env, notes, dropped, results
 
 
 def _engine(stack: ExitStack, workdir: Path, notes: list[str]) -> dict[str, str] | None:
@@ -113,28 +124,70 @@ def _engine(stack: ExitStack, workdir: Path, notes: list[str]) -> dict[str, str]
     return engine.env()
 
 
-def _contract(
-    stack: ExitStack, name: str, workdir: Path, notes: list[str]
-) -> dict[str, str] | None:
-    """Start the Discord or Azure contract server, when this version ships it."""
+def _contract(stack: ExitStack, name: str, workdir: Path, notes: list[str]) -> Any:
+    """Start the Discord or Azure contract server (they stand in for services that cannot
+    run here, following their documented API contracts)."""
     import importlib
 
-    try:
-        module = importlib.import_module(f"release.localservices.{name}")
-    except ModuleNotFoundError:
-        notes.append(f"no {name} contract server in this version: that step is not configured")
-        return None
+    module = importlib.import_module(f"release.localservices.{name}")
     server = stack.enter_context(module.demo_server(workdir / name))
     notes.append(server.describe())
-    env: dict[str, str] = server.env()
-    return env
+    return server
+
+
+def _get(url: str) -> Any:
+    import requests
+
+    with requests.Session() as session:
+        session.trust_env = False  # 127.0.0.1 only: no proxy
+        return session.get(url, timeout=10, headers={"Accept": "application/json"})
+
+
+def _index_files(index_url: str) -> list[str]:
+    import re
+
+    lines = ["the package index holds:"]
+    for project in ("demo-common", "demo-node"):
+        page = _get(f"{index_url}{project}/").text
+        files = sorted(set(re.findall(r">([^<>]+\.(?:whl|tar\.gz))<", page)))
+        lines += [f"  {name}" for name in files] or [f"  (nothing for {project})"]
+    return lines
+
+
+def _registry_tags(url: str) -> list[str]:
+    lines = ["the registry holds:"]
+    for name in ("demo/node", "demo/server"):
+        tags = _get(f"{url}/v2/{name}/tags/list").json().get("tags") or []
+        lines.append(f"  {name}: {', '.join(sorted(tags))}")
+    return lines
+
+
+def _discord_messages(server: Any) -> list[str]:
+    lines = ["Discord received:"]
+    for message in server.messages.values():
+        for embed in message.get("embeds") or []:
+            lines.append(f"  {embed.get('title', '')}")
+            description = str(embed.get("description", "")).splitlines()
+            lines += [f"    {line}" for line in description[:6]]
+    return lines if len(lines) > 1 else ["Discord received no message"]
+
+
+def _deployments(server: Any) -> list[str]:
+    import io
+    import zipfile
+
+    lines = ["Azure received:"]
+    for deployment in server.deployments:
+        names = zipfile.ZipFile(io.BytesIO(deployment.data)).namelist()
+        lines.append(f"  deployment {deployment.id} ({deployment.outcome}): {', '.join(names)}")
+    return lines if len(lines) > 1 else ["Azure received no deployment"]
 
 
 def run_demo(keep: bool = False) -> None:
     """Release the demo end to end; exit 1 if the release fails."""
     root = Path(tempfile.mkdtemp(prefix="release-demo-"))
     try:
-        with services(root) as (env, notes, dropped):
+        with services(root) as (env, notes, dropped, results):
             work = make_demo_repository(root, tuple(dropped))
             for note in notes:
                 console.info(note)
@@ -146,10 +199,21 @@ def run_demo(keep: bool = False) -> None:
             child_env.pop("CI", None)
             result = subprocess.run(argv, cwd=work, env=child_env, check=False)
             console.info("")
-            console.info("where to look:")
-            for note in notes:
-                console.info(f"  {note}")
-            console.info(f"  git log --oneline --all  (in {work})")
+            for report in results:
+                for line in report():
+                    console.info(line)
+            history = subprocess.run(
+                ["git", "log", "--oneline", "-3", "main"],
+                cwd=root / "remote.git",
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            console.info("the remote's main branch:")
+            for line in history.splitlines():
+                console.info(f"  {line}")
+            if not keep:
+                console.info("(run `invoke demo --keep` to keep the repository and files)")
             if result.returncode != 0:
                 raise ReleaseError(f"the demo release failed (exit {result.returncode})")
     finally:

@@ -103,13 +103,20 @@ class Scheduler:
             if step is None:
                 raise ReleaseError(f"step {action.step} is not available in this version")
             self.steps[action.step] = step
-        self._local_phase()
-        if self.ctx.options.dry_run:
-            self._dry_run_phase()
-        else:
-            if self.confirm is not None and not self.confirm():
-                raise ReleaseError("release cancelled before any side effect: nothing was changed")
-            self._publish_phase()
+        from release.worktree import release_tree
+
+        # One worktree of the tagged commit, with the version written, for every build of
+        # both phases (steps open it too; it is reference-counted and removed at the end).
+        with release_tree(self.ctx):
+            self._local_phase()
+            if self.ctx.options.dry_run:
+                self._dry_run_phase()
+            else:
+                if self.confirm is not None and not self.confirm():
+                    raise ReleaseError(
+                        "release cancelled before any side effect: nothing was changed"
+                    )
+                self._publish_phase()
         return Report(self.ctx.plan.tag, self.ctx.options.dry_run, self.outcomes)
 
     # -- phase 1: local work, all or nothing --------------------------------
