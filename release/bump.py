@@ -1117,7 +1117,7 @@ class Bump:
     def _publish(self, ctx: ReleaseContext, made: BumpCommit, *, dry_run: bool) -> StepResult:
         from release.context import StepResult
 
-        version, remote, branch = ctx.version.pep440, ctx.config.remote, ctx.branch
+        remote, branch = ctx.config.remote, ctx.branch
         where = f"{remote}/{branch}"
         if made.commit is None:
             return self._held(ctx, made.parent, dry_run, ctx.tag)
