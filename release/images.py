@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import importlib
+import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,13 +39,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
-
-import docker
-import docker.auth
-import docker.errors
-import requests
 
 from release import console
 from release.config import Config, Image, Registry
@@ -53,6 +49,9 @@ from release.errors import ReleaseError, StepError
 from release.plan import fixed_image_tags
 from release.version import ReleaseVersion
 from release.worktree import release_tree
+
+if TYPE_CHECKING:
+    import requests
 
 STEP = "push-image"
 USERNAME_VARIABLE = "RELEASE_REGISTRY_USERNAME"
@@ -263,9 +262,14 @@ def registry_credentials(registry: Registry, env: Mapping[str, str]) -> Credenti
 
 def docker_config_credentials(registry: Registry, env: Mapping[str, str]) -> Credentials | None:
     """What ``docker login`` stored for the registry (config file or credential helper)."""
+    folder = env.get("DOCKER_CONFIG")
+    path = str(Path(folder) / "config.json") if folder else None
+    if not _docker_config_exists(path):
+        return None  # what docker.auth finds without a file; spares importing docker
+    import docker.auth
+    import docker.errors
+
     try:
-        folder = env.get("DOCKER_CONFIG")
-        path = str(Path(folder) / "config.json") if folder else None
         config = docker.auth.load_config(config_path=path, credstore_env=dict(env))
         entry = config.resolve_authconfig(registry.host)
     except docker.errors.DockerException as error:
@@ -285,6 +289,28 @@ def docker_config_credentials(registry: Registry, env: Mapping[str, str]) -> Cre
     return Credentials(username, password, f"Docker's credentials for {registry.host}")
 
 
+def _docker_config_exists(path: str | None) -> bool:
+    """Whether any file ``docker.auth.load_config`` reads exists (its own search order)."""
+    home = os.path.expanduser("~")
+    candidates = [
+        path,
+        os.path.join(os.environ["DOCKER_CONFIG"], "config.json")
+        if os.environ.get("DOCKER_CONFIG")
+        else None,
+        os.path.join(home, ".docker", "config.json"),
+        os.path.join(home, ".dockercfg"),
+    ]
+    return any(c and os.path.exists(c) for c in candidates)
+
+
+def _engine_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of the Docker SDK and of requests under it (imported on use)."""
+    import docker.errors
+    import requests
+
+    return (docker.errors.DockerException, requests.RequestException)
+
+
 def _register_basic(username: str, password: str) -> None:
     console.register_secret(base64.b64encode(f"{username}:{password}".encode()).decode())
 
@@ -301,6 +327,8 @@ class RegistryAPI(Protocol):
 
 def reachability_problems(registry: Registry) -> list[str]:
     """Whether the registry answers ``/v2/`` at all (a 401 counts: credentials are not checked)."""
+    import requests
+
     try:
         requests.get(f"{registry.base_url}/v2/", timeout=30, allow_redirects=False)
     except requests.RequestException as error:
@@ -337,12 +365,16 @@ class _MinimalRegistry:
 
     def __init__(self, registry: Registry, username: str | None, password: str | None) -> None:
         self.registry = registry
+        import requests
+
         self.auth = (username, password) if username and password else None
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "release-tasks"
         self._token: dict[str, str] = {}  # scope -> bearer token
 
     def _request(self, method: str, path: str, scope: str, **kwargs: Any) -> requests.Response:
+        import requests
+
         url = f"{self.registry.base_url}{path}"
         headers = dict(kwargs.pop("headers", {}))
         if scope in self._token:
@@ -374,6 +406,8 @@ class _MinimalRegistry:
         return response
 
     def _bearer(self, challenge: str, scope: str) -> str:
+        import requests
+
         fields = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
         params = {"service": fields.get("service", "")}
         if scope:
@@ -435,6 +469,9 @@ class _MinimalRegistry:
 
 def engine_client(env: Mapping[str, str]) -> Any:
     """A Docker SDK client for the engine ``DOCKER_HOST`` names (its default socket otherwise)."""
+    import docker
+    import docker.errors
+
     try:
         return docker.from_env(environment=dict(env), timeout=ENGINE_TIMEOUT)
     except docker.errors.DockerException as error:
@@ -583,7 +620,7 @@ def build_image(client: Any, tree: Path, target: ImageTarget, show: Display) -> 
         for chunk in stream:
             for line in log.feed(chunk):
                 show.build_line(target, line, log.step)
-    except (docker.errors.DockerException, requests.RequestException) as error:
+    except _engine_errors() as error:
         log.error = log.error or _engine_message(error)
     if log.error is not None or log.image_id is None:
         log.error = log.error or "the builder reported no image"
@@ -627,7 +664,7 @@ def push_tag(
             if isinstance(aux, Mapping) and aux.get("Digest"):
                 digest = str(aux["Digest"])
             show.push_event(target, tag, event)
-    except (docker.errors.DockerException, requests.RequestException) as error:
+    except _engine_errors() as error:
         raise ReleaseError(f"pushing {target.ref(tag)} failed: {_engine_message(error)}") from None
     return digest
 
@@ -929,7 +966,7 @@ def engine_problems(env: Mapping[str, str]) -> list[str]:
         return [str(error)]
     try:
         client.ping()
-    except (docker.errors.DockerException, requests.RequestException) as error:
+    except _engine_errors() as error:
         return [
             f"the Docker engine at {engine_address(env)} does not answer "
             f"({_engine_message(error)}): start it, or point DOCKER_HOST at one"
