@@ -39,6 +39,7 @@ import json
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,38 +68,66 @@ GRID = tuple(f"{n}x{m}" for n in (1, 2, 4) for m in (1, 2, 4))
 # -- the two sides -----------------------------------------------------------------
 
 
-def ours(repo: Scaled, env: dict[str, str]) -> tuple[float, str]:
+Phases = dict[str, float]  # what was finished -> seconds since the start
+PROGRESS = re.compile(r"^\[([\w-]+)\] (prepared|done)\b")
+
+
+def ours(repo: Scaled, env: dict[str, str]) -> tuple[float, str, Phases]:
+    """``invoke release``; the phases are the times of its progress lines (``[build] done``)."""
     argv = [sys.executable, "-m", "invoke", "-r", str(CHECKOUT), "release", "--tag", TAG, "--yes"]
-    started = time.perf_counter()
-    output = run(argv, repo.work, env)
-    return time.perf_counter() - started, output
+    phases: Phases = {}
+    lines: list[str] = []
+    with tempfile.TemporaryFile("w+") as stdout:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            argv, cwd=repo.work, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True
+        )
+        assert child.stderr is not None
+        for line in child.stderr:
+            lines.append(line)
+            found = PROGRESS.match(line)
+            if found:
+                phases.setdefault(f"{found[1]} {found[2]}", time.perf_counter() - started)
+        code = child.wait()
+        seconds = time.perf_counter() - started
+        stdout.seek(0)
+        output = stdout.read() + "".join(lines)
+    if code != 0:
+        raise SystemExit(f"invoke release failed (exit {code}) in {repo.work}:\n{output[-4000:]}")
+    return seconds, output, phases
 
 
-def reference(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str]:
+def reference(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str, Phases]:
     """The seed's pipeline: version commit, build each, upload each, image each, channels."""
     work = repo.work
     log: list[str] = []
+    phases: Phases = {}
     started = time.perf_counter()
+
+    def phase(name: str) -> None:
+        phases[name] = time.perf_counter() - started
+
     _write_versions(repo)
     log.append(run(["git", "commit", "-q", "-am", f"Updated the version to {NEW}"], work, env))
     log.append(run(["git", "push", "-q", "origin", "HEAD:main"], work, env))
+    phase("version committed and pushed")
     dist = work / "dist"
     for package in repo.packages:
-        log.append(
-            run(
-                [sys.executable, "-m", "build", "--outdir", str(dist / package), package], work, env
-            )
-        )
+        build = [sys.executable, "-m", "build", "--outdir", str(dist / package), package]
+        log.append(run(build, work, env))
+    phase("packages built")
     for package in repo.packages:
         files = sorted(str(p) for p in (dist / package).iterdir())
         upload = [sys.executable, "-m", "twine", "upload", "--non-interactive"]
         log.append(run([*upload, "--repository-url", svc.upload_url, *files], work, env))
+    phase("packages uploaded")
     for j, image in enumerate(repo.images):
         ref = f"{svc.registry_host}/{image}:{NEW}"
         build = ["docker", "build", "-q", "-f", f"docker/img{j}.Dockerfile"]
         build += ["--build-arg", f"TAG={NEW}", "--build-arg", "BASE=1.1", "-t", ref, "."]
         log.append(run(build, work, env))
         log.append(run(["docker", "push", ref], work, env))
+    phase("images built and pushed")
     for image in repo.images:
         version = f"{svc.registry_host}/{image}:{NEW}"
         for channel in CHANNELS:
@@ -106,7 +135,8 @@ def reference(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, 
             log.append(run(["docker", "pull", version], work, env))
             log.append(run(["docker", "tag", version, target], work, env))
             log.append(run(["docker", "push", target], work, env))
-    return time.perf_counter() - started, "".join(log)
+    phase("channels pulled, tagged and pushed")
+    return time.perf_counter() - started, "".join(log), phases
 
 
 def _write_versions(repo: Scaled) -> None:
@@ -158,6 +188,14 @@ def published_problems(repo: Scaled, svc: Services) -> list[str]:
 # -- the benchmark -----------------------------------------------------------------
 
 
+def median_phases(runs: list[Phases]) -> Phases:
+    """The median time of each phase over the runs, in the order they finished."""
+    names = sorted(
+        {n for marks in runs for n in marks}, key=lambda n: min(r.get(n, 1e9) for r in runs)
+    )
+    return {n: statistics.median(r[n] for r in runs if n in r) for n in names}
+
+
 def parse_size(text: str) -> tuple[int, int]:
     n, _, m = text.partition("x")
     return int(n), int(m)
@@ -173,13 +211,13 @@ def bench(
             env = child_env(svc)
             counter = iter(range(1, 10_000))
 
-            def one(side: str, n: int, m: int) -> float:
+            def one(side: str, n: int, m: int) -> tuple[float, Phases]:
                 number = next(counter)
                 repo = scaled_repo(root / "repos", f"r{number}{side[0]}", n, m)
                 if side == "ours":
-                    seconds, output = ours(repo, env)
+                    seconds, output, phases = ours(repo, env)
                 else:
-                    seconds, output = reference(repo, svc, env)
+                    seconds, output, phases = reference(repo, svc, env)
                 problems = published_problems(repo, svc)
                 if keep_logs is not None:
                     keep_logs.mkdir(parents=True, exist_ok=True)
@@ -188,29 +226,32 @@ def bench(
                     raise SystemExit(f"{side} {n}x{m} did not publish everything: {problems}")
                 shutil.rmtree(repo.work.parent / repo.prefix, ignore_errors=True)
                 print(f"  {side:9s} {n}x{m}: {seconds:6.1f} s", file=sys.stderr, flush=True)
-                return seconds
+                return seconds, phases
 
             print("warm-up (not counted)", file=sys.stderr, flush=True)
             one("reference", 1, 1)
             one("ours", 1, 1)
             for n, m in sizes:
-                ref_times: list[float] = []
-                our_times: list[float] = []
+                times: dict[str, list[float]] = {"reference": [], "ours": []}
+                phases: dict[str, list[Phases]] = {"reference": [], "ours": []}
                 for attempt in range(runs):
                     # Alternate which side goes first, so neither always gets the warmer machine.
                     order = ("reference", "ours") if attempt % 2 == 0 else ("ours", "reference")
                     for side in order:
-                        seconds = one(side, n, m)
-                        (ref_times if side == "reference" else our_times).append(seconds)
+                        seconds, marks = one(side, n, m)
+                        times[side].append(seconds)
+                        phases[side].append(marks)
                 rows.append(
                     {
                         "packages": n,
                         "images": m,
                         "runs": runs,
-                        "reference": ref_times,
-                        "ours": our_times,
-                        "ref_median": statistics.median(ref_times),
-                        "our_median": statistics.median(our_times),
+                        "reference": times["reference"],
+                        "ours": times["ours"],
+                        "ref_median": statistics.median(times["reference"]),
+                        "our_median": statistics.median(times["ours"]),
+                        "ref_phases": median_phases(phases["reference"]),
+                        "our_phases": median_phases(phases["ours"]),
                     }
                 )
     return rows

@@ -156,7 +156,8 @@ def release_section(rows: list[Row], args: Sequence[str]) -> str:
             f"| {row['packages']} | {row['images']} | {ref:.1f} s | {our:.1f} s "
             f"| {our / ref:.2f}x | {raw} |"
         )
-    lines += ["", *release_growth(rows), "", *release_verdict(rows)]
+    lines += ["", *release_matrix(rows), *release_growth(rows), "", *release_phases(rows)]
+    lines += ["", *release_verdict(rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -164,9 +165,30 @@ def _by_size(rows: list[Row]) -> dict[tuple[int, int], Row]:
     return {(row["packages"], row["images"]): row for row in rows}
 
 
+def release_matrix(rows: list[Row]) -> list[str]:
+    """N down, M across: ``ours / reference`` seconds (medians), when the grid was run."""
+    sizes = _by_size(rows)
+    ns = sorted({n for n, _ in sizes})
+    ms = sorted({m for _, m in sizes})
+    if len(sizes) != len(ns) * len(ms) or len(ns) < 2 or len(ms) < 2:
+        return []
+    lines = [
+        "The same medians as a grid (ours / reference, seconds):",
+        "",
+        "| N \\ M | " + " | ".join(f"M={m}" for m in ms) + " |",
+        "|---|" + "---:|" * len(ms),
+    ]
+    for n in ns:
+        cells = [
+            f"{sizes[(n, m)]['our_median']:.1f} / {sizes[(n, m)]['ref_median']:.1f}" for m in ms
+        ]
+        lines.append(f"| N={n} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def release_growth(rows: list[Row]) -> list[str]:
     sizes = _by_size(rows)
-    lines = ["Growth (from the medians):", ""]
+    lines: list[str] = []
     for label, low, high in (
         ("package", (1, 1), (4, 1)),
         ("image", (1, 1), (1, 4)),
@@ -183,25 +205,52 @@ def release_growth(rows: list[Row]) -> list[str]:
         ref = sizes[(4, 4)]["ref_median"] / sizes[(1, 1)]["ref_median"]
         our = sizes[(4, 4)]["our_median"] / sizes[(1, 1)]["our_median"]
         lines.append(f"- 1x1 -> 4x4: the reference takes {ref:.1f}x as long, ours {our:.1f}x")
-    return [*lines, "", RELEASE_NOTES]
+    if lines:
+        lines = ["Growth (from the medians):", "", *lines, ""]
+    return [*lines, RELEASE_NOTES]
 
 
 RELEASE_NOTES = (
-    "Where the time goes. The reference is sequential: each `python -m build` creates two "
-    "pip-built isolated environments (one for the sdist, one for the wheel built from it) "
-    "and runs four backend hooks, each a new Python process importing the backend; each "
-    "`twine upload`, `docker build` and `docker push` is a new process; each channel costs a "
-    "`docker pull` (a manifest round trip when the image is local), a `docker tag` and a "
+    "Why. The reference is sequential: each `python -m build` creates two pip-built "
+    "isolated environments (one for the sdist, one for the wheel built from it) and runs "
+    "four backend hooks, each a new Python process importing the backend; each `twine "
+    "upload`, `docker build` and `docker push` is a new process; each channel costs a "
+    "`docker pull` (a manifest round trip, the image being local), a `docker tag` and a "
     "`docker push` (the engine checks every layer with the registry). Ours builds the "
-    "packages in parallel threads (one per core), each in one uv-built environment shared by "
-    "its sdist and its wheel, while the images build concurrently in the engine; uploads, "
+    "packages in parallel threads (one per core), each in one uv-built environment shared "
+    "by its sdist and its wheel, while the engine builds the images concurrently; uploads, "
     "pushes and the other side effects start only when all of that local work has passed "
     '(DESIGN.md "Tasks"), and each channel is one manifest copy in the registry. The '
-    "package builds dominate ours (the four hooks of a setuptools build are about a second "
-    "of CPU each on this machine), so ours grows with N and barely with M; the reference "
-    "grows with both. Both run on the same 2 cores, shared with other work: the per-run "
-    "numbers in the last column show the spread."
+    "package builds dominate ours (the four hooks of a setuptools build, each importing "
+    "setuptools, are about 1.3 s of CPU here; the hatchling one about 0.7 s), so ours grows "
+    "with N and little with M; the reference grows with both, with N most. Both sides share "
+    "the same 2 cores with other jobs: the raw runs in the table show the spread."
 )
+
+
+def release_phases(rows: list[Row]) -> list[str]:
+    """When each side finished what, at the largest size (medians over its runs)."""
+    row = max(rows, key=lambda r: (r["packages"] * r["images"], r["packages"]))
+    lines = [
+        f"Where the time goes at N={row['packages']}, M={row['images']} (median seconds from "
+        "the start; ours from the progress lines `invoke release` prints):",
+        "",
+        "| ours: finished | at | reference: finished | at |",
+        "|---|---:|---|---:|",
+    ]
+    ours = list(row.get("our_phases", {}).items())
+    reference = list(row.get("ref_phases", {}).items())
+    for index in range(max(len(ours), len(reference))):
+        left = ours[index] if index < len(ours) else ("", None)
+        right = reference[index] if index < len(reference) else ("", None)
+        cells = [
+            f"`{left[0]}`" if left[0] else "",
+            f"{left[1]:.1f} s" if left[1] is not None else "",
+            right[0],
+            f"{right[1]:.1f} s" if right[1] is not None else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def release_verdict(rows: list[Row]) -> list[str]:
@@ -268,7 +317,7 @@ def startup_section(installed: list[Row], none: list[Row], args: Sequence[str]) 
 STARTUP_NOTES_COMMON = (
     "What was changed for it (each a small commit, behaviour unchanged): the upload "
     "credential check imported twine's configuration reader, and with it requests and "
-    "keyring, even when there is no `~/.pypirc` (about 120 ms): it now imports it only when "
+    "keyring, even when there is no `~/.pypirc` (over 100 ms): it now imports it only when "
     "the file exists; `release.images` imported docker and requests at module level, and "
     "the registry credential check imported docker to find no Docker config file: both now "
     "import them where they are used; the git CLI wrapper remembers the common git directory "
@@ -286,7 +335,7 @@ STARTUP_NOTES_MISSED = (
     "config); 20-25 ms to import rich and render the plan table; 30-40 ms to import the six "
     "step modules whose own checks `check-version` runs (the step modules' own dataclasses "
     "and regular expressions: about 25 ms of module bodies); and 25-30 ms for the tag "
-    "resolution itself: 13 git subprocesses at about 1.5 ms each (tag, tagged config and "
+    "resolution itself: 14 git subprocesses at about 1.5 ms each (tag, tagged config and "
     "tree, branches containing the commit, the default branch's policy, the clean-tree "
     "status, the releaser's identity, the notify state note), the TOML parse and the "
     "configuration's validation against the tagged tree. Meeting 1.6x would need the step "
@@ -395,7 +444,7 @@ def main() -> None:
     jobs: dict[str, Callable[[], None]] = {}
 
     def release() -> None:
-        options = ["--runs", "1" if quick else "3"]
+        options = ["--runs", "1"] if quick else ["--grid", "--runs", "3"]
         new["Whole release"] = release_section(run_json("release.py", options), options)
 
     def startup() -> None:

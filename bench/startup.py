@@ -58,7 +58,13 @@ def child_env() -> dict[str, str]:
     from release.demo import IDENTITY
 
     env = {**os.environ, **IDENTITY, **fake_credentials()}
-    for name in ("GITHUB_ACTIONS", "CI", "RELEASE_TAG", "GITHUB_REF_NAME", "PYTHONDONTWRITEBYTECODE"):
+    for name in (
+        "GITHUB_ACTIONS",
+        "CI",
+        "RELEASE_TAG",
+        "GITHUB_REF_NAME",
+        "PYTHONDONTWRITEBYTECODE",
+    ):
         env.pop(name, None)
     return env
 
@@ -123,7 +129,9 @@ def measure(runs: int, bytecode: str) -> list[dict[str, object]]:
         rows.append({"name": "list", "command": "invoke --list", **numbers})
         ours = ([*invoke, "-r", str(CHECKOUT), "check-version", "--offline"], repo)
         numbers = compare(reference, ours, runs, env)
-        rows.append({"name": "check-version", "command": "invoke check-version --offline", **numbers})
+        rows.append(
+            {"name": "check-version", "command": "invoke check-version --offline", **numbers}
+        )
     for row in rows:
         row["target"] = TARGETS[str(row["name"])]
         row["ratio_wall"] = float(row["our_wall"]) / float(row["ref_wall"])  # type: ignore[arg-type]
