@@ -175,7 +175,7 @@ def release_matrix(rows: list[Row]) -> list[str]:
     lines = [
         "The same medians as a grid (ours / reference, seconds):",
         "",
-        "| N \\ M | " + " | ".join(f"M={m}" for m in ms) + " |",
+        "| | " + " | ".join(f"M={m}" for m in ms) + " |",
         "|---|" + "---:|" * len(ms),
     ]
     for n in ns:
