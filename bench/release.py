@@ -23,6 +23,11 @@ has no counterpart for them.
   of each image; then for each channel of each image ``docker pull``, ``docker tag``,
   ``docker push``.
 
+The runs go round after round over every size (a change in the machine's load then
+spreads over all sizes), each side going first in turn. Besides the wall time, the CPU
+time of each side's own processes is recorded (``RUSAGE_CHILDREN``; the engine, registry
+and index serve both and are not counted).
+
 The services are started once, as ``release/demo.py`` does (``release.localservices``):
 a real pypiserver, the Docker engine and Debian's registry on 127.0.0.1. One warm-up run of
 each side at the smallest size fills pip's, uv's and the engine's caches first (not counted).
@@ -37,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -44,6 +50,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -188,6 +195,16 @@ def published_problems(repo: Scaled, svc: Services) -> list[str]:
 # -- the benchmark -----------------------------------------------------------------
 
 
+def children_cpu() -> float:
+    """User + system CPU seconds of every finished child process of this script so far.
+
+    The services (index, engine, registry) are children too but run until the end, so a
+    run's difference counts only the processes the run itself started and waited for.
+    """
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def median_phases(runs: list[Phases]) -> Phases:
     """The median time of each phase over the runs, in the order they finished."""
     names = sorted(
@@ -211,13 +228,16 @@ def bench(
             env = child_env(svc)
             counter = iter(range(1, 10_000))
 
-            def one(side: str, n: int, m: int) -> tuple[float, Phases]:
+            def one(side: str, n: int, m: int) -> tuple[float, float, Phases]:
+                """(wall seconds, CPU seconds of the side's own processes, phases)."""
                 number = next(counter)
                 repo = scaled_repo(root / "repos", f"r{number}{side[0]}", n, m)
+                before = children_cpu()
                 if side == "ours":
                     seconds, output, phases = ours(repo, env)
                 else:
                     seconds, output, phases = reference(repo, svc, env)
+                cpu = children_cpu() - before
                 problems = published_problems(repo, svc)
                 if keep_logs is not None:
                     keep_logs.mkdir(parents=True, exist_ok=True)
@@ -225,33 +245,46 @@ def bench(
                 if problems:
                     raise SystemExit(f"{side} {n}x{m} did not publish everything: {problems}")
                 shutil.rmtree(repo.work.parent / repo.prefix, ignore_errors=True)
-                print(f"  {side:9s} {n}x{m}: {seconds:6.1f} s", file=sys.stderr, flush=True)
-                return seconds, phases
+                print(
+                    f"  {side:9s} {n}x{m}: {seconds:6.1f} s (CPU {cpu:5.1f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return seconds, cpu, phases
 
             print("warm-up (not counted)", file=sys.stderr, flush=True)
             one("reference", 1, 1)
             one("ours", 1, 1)
-            for n, m in sizes:
-                times: dict[str, list[float]] = {"reference": [], "ours": []}
-                phases: dict[str, list[Phases]] = {"reference": [], "ours": []}
-                for attempt in range(runs):
-                    # Alternate which side goes first, so neither always gets the warmer machine.
+            found: dict[tuple[int, int], dict[str, list[Any]]] = {
+                size: {key: [] for key in ("reference", "ours", "ref_cpu", "our_cpu", "rp", "op")}
+                for size in sizes
+            }
+            # Round after round over every size (not all runs of one size, then the next), so
+            # that a change in the machine's load spreads over all sizes; within a size the
+            # sides alternate which goes first.
+            for attempt in range(runs):
+                for n, m in sizes:
                     order = ("reference", "ours") if attempt % 2 == 0 else ("ours", "reference")
                     for side in order:
-                        seconds, marks = one(side, n, m)
-                        times[side].append(seconds)
-                        phases[side].append(marks)
+                        seconds, cpu, marks = one(side, n, m)
+                        short = "ref" if side == "reference" else "our"
+                        found[(n, m)][side].append(seconds)
+                        found[(n, m)][f"{short}_cpu"].append(cpu)
+                        found[(n, m)][f"{short[0]}p"].append(marks)
+            for (n, m), got in found.items():
                 rows.append(
                     {
                         "packages": n,
                         "images": m,
                         "runs": runs,
-                        "reference": times["reference"],
-                        "ours": times["ours"],
-                        "ref_median": statistics.median(times["reference"]),
-                        "our_median": statistics.median(times["ours"]),
-                        "ref_phases": median_phases(phases["reference"]),
-                        "our_phases": median_phases(phases["ours"]),
+                        "reference": got["reference"],
+                        "ours": got["ours"],
+                        "ref_median": statistics.median(got["reference"]),
+                        "our_median": statistics.median(got["ours"]),
+                        "ref_cpu": statistics.median(got["ref_cpu"]),
+                        "our_cpu": statistics.median(got["our_cpu"]),
+                        "ref_phases": median_phases(got["rp"]),
+                        "our_phases": median_phases(got["op"]),
                     }
                 )
     return rows

@@ -135,15 +135,20 @@ def release_section(rows: list[Row], args: Sequence[str]) -> str:
         "into one real pypiserver, Docker engine and registry on 127.0.0.1; the two sides "
         "alternate and swap which goes first; one warm-up run of each (not counted) fills "
         "pip's, uv's and the engine's caches. After every run the index and the registry "
-        "are checked to hold all files and tags. The UI and Discord steps are not "
-        "configured: the seed's pipeline of the issue has no counterpart for them.",
+        "are checked to hold all files and tags. The runs go round after round over every "
+        "size, so that the shared machine's changing load spreads over all of them. The CPU "
+        "column counts the processes each side starts (for ours the `invoke` process, its "
+        "build hooks, uv and git; for the reference every CLI call and what it starts); the "
+        "Docker engine, the registry and the index serve both and are not counted. The UI "
+        "and Discord steps are not configured: the seed's pipeline of the issue has no "
+        "counterpart for them.",
         "",
         f"- Command: `{command_line('release.py', args)}`",
         f"- Date: {DATE}; load average (1 / 5 / 15 min) after it: {load()}",
         "",
         "| packages N | images M | reference (median) | ours (median) | ours / reference "
-        "| runs (seconds: reference; ours) |",
-        "|---:|---:|---:|---:|---:|---|",
+        "| CPU, reference / ours (median) | runs (seconds: reference; ours) |",
+        "|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         ref, our = row["ref_median"], row["our_median"]
@@ -152,9 +157,10 @@ def release_section(rows: list[Row], args: Sequence[str]) -> str:
             + "; "
             + ", ".join(f"{t:.1f}" for t in row["ours"])
         )
+        cpu = f"{row['ref_cpu']:.1f} s / {row['our_cpu']:.1f} s" if "ref_cpu" in row else ""
         lines.append(
             f"| {row['packages']} | {row['images']} | {ref:.1f} s | {our:.1f} s "
-            f"| {our / ref:.2f}x | {raw} |"
+            f"| {our / ref:.2f}x | {cpu} | {raw} |"
         )
     lines += ["", *release_matrix(rows), *release_growth(rows), "", *release_phases(rows)]
     lines += ["", *release_verdict(rows)]
@@ -444,7 +450,7 @@ def main() -> None:
     jobs: dict[str, Callable[[], None]] = {}
 
     def release() -> None:
-        options = ["--runs", "1"] if quick else ["--grid", "--runs", "3"]
+        options = ["--runs", "1"] if quick else ["--grid", "--runs", "5"]
         new["Whole release"] = release_section(run_json("release.py", options), options)
 
     def startup() -> None:
