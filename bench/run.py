@@ -429,10 +429,10 @@ def method_section(started: str, ended: str, date: str, commands: list[str]) -> 
         "cores during the runs (load average shown), which widens the spread of both sides "
         "alike.",
         "",
-        f"- Date: {date}",
         *machine(),
-        f"- Load average (1 / 5 / 15 min) at the start: {started}; at the end: {ended}",
-        f"- Benchmarks run this time: {', '.join(commands)}",
+        f"- Last `bench/run.py`: {date}, running {', '.join(commands)}; load average "
+        f"(1 / 5 / 15 min) at its start: {started}, at its end: {ended}. Each section gives "
+        "its own date.",
     ]
     return "\n".join(lines) + "\n"
 
