@@ -18,6 +18,7 @@ same members with the same contents), a different one (a conflict), or none.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import tarfile
@@ -164,7 +165,9 @@ def answer_text(response: requests.Response, limit: int = 300) -> str:
     """What the server said: its reason and the start of its body, tags stripped."""
     body = response.text if response.content else ""
     if "html" in response.headers.get("content-type", ""):
-        body = re.sub(r"<[^>]+>", " ", body)
+        # The page's head (its title repeats the status, its style is noise) goes first.
+        body = re.sub(r"(?is)<(head|style|script)\b.*?</\1\s*>", " ", body)
+        body = html.unescape(re.sub(r"<[^>]+>", " ", body))
     body = " ".join(body.split())
     said = f"{response.status_code} {response.reason or ''}".strip()
     if body and body not in said:
