@@ -134,6 +134,8 @@ class Scheduler:
 
         if not self.steps:
             self.load()
+        # What earlier runs recorded, read once before the steps' threads share the state.
+        self.ctx.state.fetch()
         try:
             # One worktree of the tagged commit, with the version written, for every build of
             # both phases (it is reference-counted: steps open it too, and the last one out

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -53,6 +54,9 @@ class ReleaseState:
         self.remote = remote  # None: offline, nothing fetched or pushed
         self._mask = mask
         self._fetched = False
+        # The steps of `invoke release` share this object from several threads: one fetch,
+        # and one writer of the local file at a time.
+        self._lock = threading.RLock()
 
     # -- reading -------------------------------------------------------------
 
@@ -84,22 +88,23 @@ class ReleaseState:
 
     def fetch(self) -> None:
         """Bring the remote's notes for every step into the local notes refs (once)."""
-        if self.remote is None or self._fetched:
-            return
-        try:
-            self.git.run(
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                self.remote,
-                f"+{NOTES_NAMESPACE}/*:{NOTES_NAMESPACE}/*",
-            )
-        except GitError as error:
-            raise ReleaseError(
-                f"could not read the release state from {self.remote}: {error.message}",
-                "check that the remote is reachable, or pass --offline",
-            ) from None
-        self._fetched = True
+        with self._lock:
+            if self.remote is None or self._fetched:
+                return
+            try:
+                self.git.run(
+                    "fetch",
+                    "--quiet",
+                    "--no-tags",
+                    self.remote,
+                    f"+{NOTES_NAMESPACE}/*:{NOTES_NAMESPACE}/*",
+                )
+            except GitError as error:
+                raise ReleaseError(
+                    f"could not read the release state from {self.remote}: {error.message}",
+                    "check that the remote is reachable, or pass --offline",
+                ) from None
+            self._fetched = True
 
     def get(self, step: str) -> Record | None:
         """The newest record of ``step`` for this version, local or from the remote's note."""
@@ -129,6 +134,10 @@ class ReleaseState:
         return record
 
     def _write_local(self, step: str, record: Record) -> None:
+        with self._lock:
+            self._replace_local(step, record)
+
+    def _replace_local(self, step: str, record: Record) -> None:
         data = self._local()
         data[step] = record
         path = self.local_path
