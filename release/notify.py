@@ -673,11 +673,35 @@ class NotifyStep:
                 problems.append(str(lost_answer_error(ctx.tag, _channel_hint(record))))
         return problems
 
-    def run(self, ctx: ReleaseContext) -> StepResult:
-        from release.context import StepResult
+    # `invoke release` calls prepare before any side effect of the release, and publish (or,
+    # in a dry run, describe) after the steps it announces succeeded.
 
+    def prepare(self, ctx: ReleaseContext) -> Decision | None:
+        """The local part: what this run will do, refusing now rather than after the rest of
+        the release was published (a lost answer, a webhook that cannot edit the message),
+        and the message rendered once and checked. None: a pre-release, nothing to announce."""
         if ctx.version.kind is Kind.PRE:
-            return StepResult(STEP, "skipped", "pre-releases are not announced")
+            return None
+        _, _, decision = self._decide(ctx)
+        if decision.action in ("post", "edit"):
+            problems = limit_problems(render_message(gather(ctx)))
+            if problems:
+                raise ReleaseError(
+                    f"the announcement breaks Discord's limits: {'; '.join(problems)}"
+                )
+        return decision
+
+    def publish(self, ctx: ReleaseContext, prepared: Decision | None) -> StepResult:
+        """Post or edit, rendered again with the links of what the release published."""
+        return self.run(ctx)
+
+    def describe(self, ctx: ReleaseContext, prepared: Decision | None) -> StepResult:
+        """The dry run: the exact message that would be posted or edited."""
+        return self.run(ctx)
+
+    def _decide(
+        self, ctx: ReleaseContext
+    ) -> tuple[Webhook | None, dict[str, Any] | None, Decision]:
         register_webhook_secrets(ctx.env)
         value = ctx.env.get(WEBHOOK_ENV, "").strip()
         webhook = parse_webhook(value) if value else None
@@ -690,6 +714,14 @@ class NotifyStep:
             repost=bool(flags.get("repost")),
             assume_posted=bool(flags.get("assume_posted")),
         )
+        return webhook, record, decision
+
+    def run(self, ctx: ReleaseContext) -> StepResult:
+        from release.context import StepResult
+
+        if ctx.version.kind is Kind.PRE:
+            return StepResult(STEP, "skipped", "pre-releases are not announced")
+        webhook, record, decision = self._decide(ctx)
         if decision.action == "nothing":
             return StepResult(STEP, "done", decision.reason, record=record or {})
         if decision.action == "mark":
