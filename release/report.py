@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 STATE_LABELS = {
     "pending": "waiting",
-    "preparing": "building",
+    "preparing": "preparing",
     "prepared": "ready",
     "running": "publishing",
     "describing": "describing",

@@ -491,7 +491,7 @@ def test_a_dry_run_checks_and_builds_everything_and_changes_nothing(world: World
     assert [n for n in built if n.endswith((".whl", ".tar.gz"))] == expected("3.0.0", "final")[
         "index"
     ]
-    assert "building" in output and "[deploy-ui] would run" in output
+    assert "[build] preparing" in output and "[deploy-ui] would run" in output
     assert world.outside() == before
     assert world.local() == local
     assert "## Dry run of version/3.0.0" in summary.read_text(encoding="utf-8")
