@@ -164,6 +164,13 @@ class RegistryClient:
         if response.status_code != 200:
             raise self._failure("GET /v2/", response, "is this an OCI registry?")
 
+    def reach(self) -> None:
+        """Check only that the registry answers ``/v2/``: any status, credentials unchecked.
+
+        For a pre-flight that holds no credentials (``--skip-credentials``).
+        """
+        self._request("GET", urljoin(self.base_url, "/v2/"), {}, None, None).close()
+
     def tags(self, repo: str) -> list[str]:
         """Every tag of ``repo``, following ``Link`` pagination; [] for an unknown repository."""
         url: str | None = f"/v2/{repo}/tags/list?n={TAG_PAGE_SIZE}"

@@ -53,6 +53,9 @@ def test_an_unreachable_registry_is_one_clear_line() -> None:
         client.ping()
     assert str(raised.value).startswith(f"registry {host} is unreachable: ")
     assert "\n" not in str(raised.value)
+    with RegistryClient(RegistryConfig(host)) as client, pytest.raises(RegistryError) as raised:
+        client.reach()
+    assert str(raised.value).startswith(f"registry {host} is unreachable: ")
 
 
 def test_an_unknown_repository_has_no_tags_and_no_manifest(registry: Registry) -> None:
@@ -110,6 +113,8 @@ def test_basic_auth_registry_needs_and_accepts_its_credentials(
         client.ping()
     assert "requires credentials and none are set" in str(anonymous.value)
     assert "RELEASE_REGISTRY_USERNAME" in str(anonymous.value)
+    with client_for(auth_registry) as client:
+        client.reach()  # answers (401): reachable, whoever asks
 
     wrong = "a-wrong-password"
     with client_for(auth_registry, auth_registry.username, wrong) as client:
