@@ -6,6 +6,7 @@ Without a Docker engine (``DOCKER_HOST`` at a dead socket, and a process that ca
 the way a user's usually is: it is not root. ``unshare --user`` runs the demo in a new user
 namespace where its uid is 65534 (files stay accessible: on disk it is still the same user),
 so ``release.localservices.engine.cannot_start_reason`` refuses for the real reason.
+Without npm (a PATH holding only git) it leaves the UI out, says so, and releases the rest.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def test_the_demo_releases_everything_and_shows_what_each_service_received(
     assert_everything_stopped(output)
 
 
-def test_without_a_docker_engine_the_demo_says_so_and_releases_the_rest(tmp_path: Path):
+def without_an_engine(tmp_path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The command prefix and environment of a user who has no engine and cannot start one."""
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.skip("no unshare (util-linux) to run the demo as a user who cannot start dockerd")
@@ -105,9 +107,12 @@ def test_without_a_docker_engine_the_demo_says_so_and_releases_the_rest(tmp_path
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(str(dead))  # a socket file that nothing listens on once closed
     assert not answers(f"unix://{dead}")
-    env = {"DOCKER_HOST": f"unix://{dead}"}
+    return (unshare, "--user"), {"DOCKER_HOST": f"unix://{dead}"}
 
-    output = run_demo(tmp_path, env, prefix=(unshare, "--user"))
+
+def test_without_a_docker_engine_the_demo_says_so_and_releases_the_rest(tmp_path: Path):
+    prefix, env = without_an_engine(tmp_path)
+    output = run_demo(tmp_path, env, prefix)
 
     assert re.search(
         r"the Docker engine cannot run here \(no Docker engine answers and starting dockerd "
@@ -119,4 +124,24 @@ def test_without_a_docker_engine_the_demo_says_so_and_releases_the_rest(tmp_path
         assert summary_row(output, step).startswith("done"), summary_row(output, step)
     assert_common_services_received(output)
     assert "the registry holds:" not in output
+    assert_everything_stopped(output)
+
+
+def test_without_npm_the_demo_says_so_and_releases_the_rest(tmp_path: Path):
+    prefix, env = without_an_engine(tmp_path)
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    git = shutil.which("git")
+    assert git is not None
+    (tools / "git").symlink_to(git)
+    env["PATH"] = str(tools)  # git, and no npm (the demo runs Python by its full path)
+
+    output = run_demo(tmp_path, env, prefix)
+
+    assert "npm is not installed here: the UI is not built or deployed" in output
+    assert summary_row(output, "deploy-ui") == "skipped not configured"
+    for step in ("bump", "build", "upload", "notify"):
+        assert summary_row(output, step).startswith("done"), summary_row(output, step)
+    assert "Azure received" not in output
+    assert "Discord received:\n  demo 1.1.0" in output
     assert_everything_stopped(output)
