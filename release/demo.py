@@ -202,8 +202,31 @@ def _deployments(server: Any) -> list[str]:
     return lines if len(lines) > 1 else ["Azure received no deployment"]
 
 
+def demo_problem() -> ReleaseError | None:
+    """Why the demo cannot run from this installation: it needs a checkout with the dev extra."""
+    import importlib.util
+
+    if not (DEMO_SOURCE / "pyproject.toml").is_file():
+        return ReleaseError(
+            "the demo runs from a checkout of release-tasks: examples/demo is not in the "
+            "installed package",
+            "git clone the release-tasks repository, then in it: "
+            "pip install -e '.[dev]' && invoke demo",
+        )
+    missing = [name for name in ("pypiserver", "passlib") if not importlib.util.find_spec(name)]
+    if missing:
+        return ReleaseError(
+            f"the demo needs {', '.join(missing)} (the dev extra) to run its package index",
+            "pip install -e '.[dev]' in the checkout",
+        )
+    return None
+
+
 def run_demo(keep: bool = False) -> None:
     """Release the demo end to end; exit 1 if the release fails."""
+    problem = demo_problem()
+    if problem is not None:
+        raise problem
     root = Path(tempfile.mkdtemp(prefix="release-demo-"))
     try:
         with services(root) as (env, notes, dropped, results):

@@ -235,3 +235,12 @@ def test_the_installed_program_cuts_the_tag_that_ci_checks_in_a_shallow_clone(
     steps = json.loads(outputs["steps"])
     assert steps["bump"] == steps["build"] == steps["upload"] == "run"
     assert steps["push-image"] == "skip: not configured"
+
+
+def test_the_demo_of_an_installed_package_says_it_runs_from_a_checkout(
+    installed: Path, tmp_path: Path
+):
+    result = release_tasks(installed, tmp_path, "demo")
+    assert result.returncode == 1
+    assert "error: the demo runs from a checkout of release-tasks" in result.stderr
+    assert "Traceback" not in result.stderr
