@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from release.localservices import LOCALHOST, LocalService, ServiceError
+from release.localservices import LOCALHOST, LocalService, ServiceError, serve_http, stop_http
 from release.localservices.registry import TokenAuth
 
 __all__ = ["TokenServer"]
@@ -131,26 +131,13 @@ class TokenServer(LocalService):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._signer = _make_signer(self.issuer)
         self.certificate_path.write_bytes(self._signer.certificate_pem)
-        server = ThreadingHTTPServer((LOCALHOST, 0), self._handler_class())
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="token-server",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server, self._thread = serve_http(self._handler_class(), "token-server")
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        stop_http(server, thread)
 
     # -- tokens ----------------------------------------------------------------------------
 
