@@ -155,11 +155,10 @@ def _contract(stack: ExitStack, name: str, workdir: Path, notes: list[str]) -> A
 
 
 def _get(url: str) -> Any:
-    import requests
+    from release.httpclient import session
 
-    with requests.Session() as session:
-        session.trust_env = False  # 127.0.0.1 only: no proxy
-        return session.get(url, timeout=10, headers={"Accept": "application/json"})
+    with session(direct=True) as client:  # 127.0.0.1 only: no proxy
+        return client.get(url, timeout=10, headers={"Accept": "application/json"})
 
 
 def _index_files(index_url: str) -> list[str]:

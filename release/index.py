@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
+from release import httpclient
 from release.errors import ReleaseError
+from release.httpclient import same_origin
 
 if TYPE_CHECKING:
     import requests
@@ -66,19 +68,6 @@ class IndexFile:
 
 
 # -- HTTP ----------------------------------------------------------------------
-
-
-def new_session() -> requests.Session:
-    import requests
-
-    session = requests.Session()
-    session.headers["User-Agent"] = "release-tasks"
-    return session
-
-
-def same_host(first: str, second: str) -> bool:
-    a, b = urlsplit(first), urlsplit(second)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
 
 
 def request(
@@ -139,7 +128,7 @@ def _follow(
             return response
         target = urljoin(current, response.headers["location"])
         response.close()
-        if not same_host(current, target):
+        if not same_origin(current, target):
             raise IndexFailure(
                 f"{current} redirects to another host ({_origin(target)}): refusing to follow it",
                 "point index-url (or RELEASE_INDEX_URL) at the index itself",
@@ -233,7 +222,7 @@ class Index:
         backoff: float = BACKOFF,
     ) -> None:
         self.url = url if url.endswith("/") else url + "/"
-        self.session = session or new_session()
+        self.session = session or httpclient.session()
         self.retries = retries
         self.backoff = backoff
         self._pages: dict[str, list[IndexFile]] = {}
