@@ -296,11 +296,8 @@ class Comparison:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return _digest(handle)
 
 
 def file_identity(filename: str) -> tuple[object, ...] | None:
