@@ -2,15 +2,17 @@
 services it starts itself, the summary, what every service received, and nothing left behind.
 
 Without a Docker engine (``DOCKER_HOST`` at a dead socket, and a process that cannot start
-``dockerd``) it says so and releases the rest. The process is made unable to start dockerd
-the way a user's usually is: it is not root. ``unshare --user`` runs the demo in a new user
-namespace where its uid is 65534 (files stay accessible: on disk it is still the same user),
-so ``release.localservices.engine.cannot_start_reason`` refuses for the real reason.
+``dockerd``) it says so and releases the rest. The process cannot start dockerd for the
+reason a user's usually cannot: it is not root. When the tests run as root, ``unshare
+--user`` runs the demo in a new user namespace where its uid is 65534 (files stay
+accessible: on disk it is still the same user), so
+``release.localservices.engine.cannot_start_reason`` refuses for that real reason.
 Without npm (a PATH holding only git) it leaves the UI out, says so, and releases the rest.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -95,19 +97,22 @@ def test_the_demo_releases_everything_and_shows_what_each_service_received(
 
 def without_an_engine(tmp_path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
     """The command prefix and environment of a user who has no engine and cannot start one."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        pytest.skip("no unshare (util-linux) to run the demo as a user who cannot start dockerd")
-    probe = subprocess.run([unshare, "--user", "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"user namespaces are not available here: {probe.stderr.strip()}")
     if answers(DEFAULT_SOCKET):
         pytest.skip(f"an engine answers at {DEFAULT_SOCKET}, which the demo always tries")
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:  # root could start dockerd: run as a user who cannot
+        unshare = shutil.which("unshare")
+        if unshare is None:
+            pytest.skip("no unshare (util-linux) to run the demo as a user who is not root")
+        probe = subprocess.run([unshare, "--user", "true"], capture_output=True, text=True)
+        if probe.returncode != 0:
+            pytest.skip(f"user namespaces are not available here: {probe.stderr.strip()}")
+        prefix = (unshare, "--user")
     dead = tmp_path / "dead.sock"
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(str(dead))  # a socket file that nothing listens on once closed
     assert not answers(f"unix://{dead}")
-    return (unshare, "--user"), {"DOCKER_HOST": f"unix://{dead}"}
+    return prefix, {"DOCKER_HOST": f"unix://{dead}"}
 
 
 def test_without_a_docker_engine_the_demo_says_so_and_releases_the_rest(tmp_path: Path):
