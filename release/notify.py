@@ -69,6 +69,7 @@ from release.announcement import (
     render_message,
 )
 from release.errors import ReleaseError, StepError, UsageError
+from release.httpclient import is_loopback, session
 from release.version import Kind, ReleaseVersion, try_parse_tag
 
 if TYPE_CHECKING:
@@ -238,7 +239,6 @@ _DISCORD_HOSTS = frozenset(
 )
 _DISCORD_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/(?P<id>\d+)/(?P<token>[\w.-]+)/?")
 _LOCAL_PATH = re.compile(r"(?P<prefix>.*)/webhooks/(?P<id>\d+)/(?P<token>[\w.-]+)/?")
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 EXPECTED_URL = "https://discord.com/api/webhooks/<id>/<token>"
 
 
@@ -253,7 +253,7 @@ class Webhook:
 
     @property
     def loopback(self) -> bool:
-        return urlsplit(self.base).hostname in _LOOPBACK
+        return is_loopback(urlsplit(self.base).hostname)
 
     @property
     def execute_url(self) -> str:
@@ -296,7 +296,7 @@ def parse_webhook(value: str) -> Webhook:
         raise wrong from None
     if parts.username or parts.password or parts.fragment:
         raise wrong
-    if host in _LOOPBACK and parts.scheme in ("http", "https"):
+    if is_loopback(host) and parts.scheme in ("http", "https"):
         match = _LOCAL_PATH.fullmatch(parts.path)
     elif host in _DISCORD_HOSTS and parts.scheme == "https":
         match = _DISCORD_PATH.fullmatch(parts.path)
@@ -382,15 +382,11 @@ class DiscordClient:
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        import requests
-
         self.webhook = webhook
         self.timeout = timeout
         self._sleep = sleep
-        self._session = requests.Session()
         # Loopback targets (tests, demo) never go through a proxy or .netrc.
-        self._session.trust_env = not webhook.loopback
-        self._session.headers["User-Agent"] = "release-tasks"
+        self._session = session(direct=webhook.loopback)
 
     def close(self) -> None:
         self._session.close()

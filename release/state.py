@@ -186,11 +186,15 @@ class ReleaseState:
         )
 
 
+_NEUTRAL_IDENTITY = {
+    "GIT_AUTHOR_NAME": "release-tasks",
+    "GIT_COMMITTER_NAME": "release-tasks",
+    "GIT_AUTHOR_EMAIL": "release-tasks@localhost",
+    "GIT_COMMITTER_EMAIL": "release-tasks@localhost",
+}
+
+
 def _notes_identity(git: Git) -> dict[str, str]:
-    """git notes needs a committer; fall back to a neutral one on bare CI runners."""
-    env: dict[str, str] = {}
-    if not git.config("user.name") and "GIT_COMMITTER_NAME" not in os.environ:
-        env["GIT_COMMITTER_NAME"] = env["GIT_AUTHOR_NAME"] = "release-tasks"
-    if not git.config("user.email") and "GIT_COMMITTER_EMAIL" not in os.environ:
-        env["GIT_COMMITTER_EMAIL"] = env["GIT_AUTHOR_EMAIL"] = "release-tasks@localhost"
-    return env
+    """git notes needs a committer: the bump commit's (``Git.identity``), else a neutral one
+    on bare CI runners."""
+    return {**_NEUTRAL_IDENTITY, **git.identity()}
