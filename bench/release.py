@@ -76,7 +76,9 @@ GRID = tuple(f"{n}x{m}" for n in (1, 2, 4) for m in (1, 2, 4))
 
 
 Phases = dict[str, float]  # what was finished -> seconds since the start
-PROGRESS = re.compile(r"^\[([\w-]+)\] (prepared|done)\b")
+# The progress lines of `invoke release` off a terminal: "[build] ready" once a step's local
+# work is done (older versions said "prepared"), "[build] done: ..." once it is published.
+PROGRESS = re.compile(r"^\[([\w-]+)\] (ready|prepared|done)\b")
 
 
 def ours(repo: Scaled, env: dict[str, str]) -> tuple[float, str, Phases]:
@@ -94,7 +96,8 @@ def ours(repo: Scaled, env: dict[str, str]) -> tuple[float, str, Phases]:
             lines.append(line)
             found = PROGRESS.match(line)
             if found:
-                phases.setdefault(f"{found[1]} {found[2]}", time.perf_counter() - started)
+                state = "done" if found[2] == "done" else "prepared"
+                phases.setdefault(f"{found[1]} {state}", time.perf_counter() - started)
         code = child.wait()
         seconds = time.perf_counter() - started
         stdout.seek(0)
