@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,6 +28,9 @@ from release.git import Git, GitError
 
 NOTES_NAMESPACE = "refs/notes/release"
 PUSH_ATTEMPTS = 5
+# The scheduler's steps record concurrently, each its own step in the one local file:
+# its read-modify-write must not interleave, or one step's record overwrites another's.
+_LOCAL_LOCK = threading.Lock()
 
 Record = dict[str, Any]
 
@@ -129,15 +133,16 @@ class ReleaseState:
         return record
 
     def _write_local(self, step: str, record: Record) -> None:
-        data = self._local()
-        data[step] = record
-        path = self.local_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
+        with _LOCAL_LOCK:
+            data = self._local()
+            data[step] = record
+            path = self.local_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+            os.replace(tmp, path)
 
     def _write_note(self, step: str, record: Record) -> None:
         note = self._note(step)
