@@ -49,9 +49,13 @@ def make_world(
     worlds: list[World] = []
     started = time.monotonic()
 
-    def make(*, github_actions: bool = False) -> World:
+    def make(*, github_actions: bool = False, debug: bool = False) -> World:
         world = World.create(
-            template, tmp_path / f"world{len(worlds)}", engine_host, github_actions=github_actions
+            template,
+            tmp_path / f"world{len(worlds)}",
+            engine_host,
+            github_actions=github_actions,
+            debug=debug,
         )
         worlds.append(world)
         return world

@@ -144,6 +144,7 @@ class World:
     repo: Repo
     engine_host: str
     github_actions: bool = False
+    debug: bool = False
     proxies: dict[str, FaultProxy] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -153,18 +154,26 @@ class World:
     discord_server: DiscordWebhookServer | None = None
     kudu_server: KuduServer | None = None
     tagged: str = ""
+    initial_refs: dict[str, str] = field(default_factory=dict)
 
     # -- set-up ---------------------------------------------------------------------
 
     @classmethod
     def create(
-        cls, template: Path, root: Path, engine_host: str, *, github_actions: bool = False
+        cls,
+        template: Path,
+        root: Path,
+        engine_host: str,
+        *,
+        github_actions: bool = False,
+        debug: bool = False,
     ) -> World:
         shutil.copytree(template, root, symlinks=True)
         repo = Repo(root / "work", root / "remote.git")
         repo.git("remote", "set-url", "origin", str(repo.remote))
-        world = cls(root, repo, engine_host, github_actions=github_actions)
+        world = cls(root, repo, engine_host, github_actions=github_actions, debug=debug)
         world.tagged = repo.git("rev-parse", f"{TAG}^{{commit}}")
+        world.initial_refs = world.remote_refs()
         try:
             world._start()
         except BaseException:
@@ -263,8 +272,9 @@ class World:
             "DOCKER_HOST": self.engine_host,
             "GITHUB_STEP_SUMMARY": str(self.summary_file),
             "DOCKER_CONFIG": str(self.root / "docker-config"),  # no credentials of the machine
-            "RELEASE_DEBUG": "1",  # a traceback, were there one, must not show a secret either
         }
+        if self.debug:  # tracebacks too must not show a secret
+            env["RELEASE_DEBUG"] = "1"
         if self.github_actions:
             env.update(
                 {
@@ -442,6 +452,25 @@ class World:
 
     # -- the checks -----------------------------------------------------------------------
 
+    def side_effects(self) -> list[str]:
+        """Every change the tool made in the world so far (none: nothing changed)."""
+        found = []
+        writes = {
+            "index": ("POST", "PUT", "PATCH", "DELETE"),
+            "registry": ("POST", "PUT", "PATCH", "DELETE"),
+            "discord": ("POST", "PATCH", "DELETE"),
+            "azure": ("POST", "PUT", "PATCH", "DELETE"),
+        }
+        for name, methods in writes.items():
+            for seen in self.proxies[name].requests():
+                if seen.method in methods and seen.upstream is not None:
+                    found.append(f"{name}: {seen.method} {seen.path} ({seen.upstream})")
+        refs = self.remote_refs()
+        for ref in sorted(set(refs) | set(self.initial_refs)):
+            if refs.get(ref) != self.initial_refs.get(ref):
+                found.append(f"remote: {ref} {self.initial_refs.get(ref)} -> {refs.get(ref)}")
+        return found
+
     def leaks(self) -> list[Leak]:
         """Every place a known secret appears (must be none)."""
         forms = secret_forms()
@@ -469,6 +498,8 @@ class World:
                 continue  # the kill tests' captured output: scanned as outcomes
             scan(path.read_bytes().decode("latin-1"), str(path.relative_to(self.root)))
         for git_dir in (self.repo.path, self.repo.remote):
+            if not git_dir.exists():
+                continue
             objects = subprocess.run(
                 ["git", "cat-file", "--batch-all-objects", "--batch"],
                 cwd=git_dir,
