@@ -19,11 +19,24 @@ class GitError(ReleaseError):
     """A git command failed; ``stderr`` holds git's own words."""
 
     def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
-        last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {returncode}"
-        super().__init__(f"git {' '.join(args[:2])} failed: {last}")
+        super().__init__(f"git {' '.join(args[:2])} failed: {_cause(stderr, returncode)}")
         self.args_ = tuple(args)
         self.returncode = returncode
         self.stderr = stderr
+
+
+def _cause(stderr: str, returncode: int) -> str:
+    """git's own reason: its first ``fatal:``/``error:`` line, else its last line.
+
+    After the reason git often adds advice ("Please make sure you have the correct access
+    rights / and the repository exists."), whose last line alone says nothing.
+    """
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line.removeprefix(prefix)
+    return lines[-1] if lines else f"exit code {returncode}"
 
 
 @dataclass(frozen=True)
