@@ -78,6 +78,7 @@ class Scenario:
     fault: str  # 500 503 429 reset lost-answer timeout refused stopped rejected unreachable
     persistent: bool
     github_actions: bool = False
+    says: str = ""  # the stopped release's error says this (why, or what to do)
 
     @property
     def id(self) -> str:
@@ -178,17 +179,21 @@ exit 0
 CI_TIER = [
     Scenario("index", "upload", "503", persistent=False),
     Scenario("index", "simple-page", "429", persistent=False, github_actions=True),
-    Scenario("index", "simple-page", "refused", persistent=True),
+    Scenario("index", "simple-page", "refused", persistent=True, says="not reachable"),
     Scenario("registry", "version-tag", "503", persistent=False),
-    Scenario("registry", "manifest-check", "refused", persistent=True, github_actions=True),
+    Scenario(
+        "registry", "manifest-check", "refused", True, github_actions=True, says="unreachable"
+    ),
     Scenario("discord", "post", "429", persistent=False),
-    Scenario("discord", "post", "503", persistent=True),
+    Scenario("discord", "post", "503", persistent=True, says="503"),
     Scenario("discord", "post", "timeout", persistent=False, github_actions=True),
     Scenario("azure", "deploy", "503", persistent=False),
-    Scenario("azure", "status-poll", "reset", persistent=True),
-    Scenario("engine", "engine", "stopped", persistent=True),
-    Scenario("git", "bump-push", "rejected", persistent=True, github_actions=True),
-    Scenario("git", "remote", "unreachable", persistent=True),
+    Scenario("azure", "status-poll", "reset", True, says="run the same command again to follow"),
+    Scenario("engine", "engine", "stopped", persistent=True, says="does not answer"),
+    Scenario(
+        "git", "bump-push", "rejected", True, github_actions=True, says="Protected branch update"
+    ),
+    Scenario("git", "remote", "unreachable", True, says="does not appear to be a git repository"),
 ]
 
 
@@ -223,6 +228,7 @@ def test_fault(make_world: MakeWorld, scenario: Scenario) -> None:
     elif scenario.stops:
         assert first.returncode == 1, first
         assert_one_clear_message(first, NAMES[scenario.service])
+        assert scenario.says in "\n".join(first.errors()), first
         scenario.heal(world)
         if scenario.before_side_effects:
             assert world.side_effects() == [], first
