@@ -416,11 +416,15 @@ class World:
         messages = self.discord_messages()
         deployed = [d for d in self.deployments() if d.outcome == "success" and d.complete]
         notes = self.remote_notes()
+        registry = self.registry_tags()
         return {
             "index": self.index_files(),
+            # Tags by the version they show (digests differ between worlds: the image's
+            # source label names the remote, a folder of the world).
             "registry": {
-                repo: {t: d for t, d in sorted(tags.items())}
-                for repo, tags in self.registry_tags().items()
+                repo: {t: versions.get(d, "?") for t, d in sorted(tags.items())}
+                for repo, tags in registry.items()
+                for versions in [{d: t for t, d in tags.items() if _is_version(t)}]
             },
             "main": {
                 "bump commits": len(bump),
@@ -447,7 +451,10 @@ class World:
                 )
             ),
             "deployed": sorted({json.dumps(sorted(d.files())) for d in deployed}),
-            "state": {step: _essential(notes.get(step)) for step in STEPS},
+            "state": {
+                step: _state_summary(step, notes.get(step), main, messages, registry)
+                for step in STEPS
+            },
         }
 
     # -- the checks -----------------------------------------------------------------------
@@ -672,18 +679,35 @@ def _without_times(embeds: Any) -> Any:
     return [{k: v for k, v in e.items() if k != "timestamp"} for e in embeds]
 
 
-_VOLATILE = {"recorded_at", "posted_at", "edited_at", "message_id", "deployment_id", "commit",
-             "folder", "host", "repository", "index", "registry", "url", "detail"}  # fmt: skip
+def _is_version(tag: str) -> bool:
+    return tag[:1].isdigit() and tag.count(".") == 2
 
 
-def _essential(record: Any) -> Any:
-    """A state record without what differs between two equal releases."""
-    if isinstance(record, dict):
-        return {k: _essential(v) for k, v in sorted(record.items()) if k not in _VOLATILE}
-    if isinstance(record, list):
-        return [_essential(v) for v in record]
-    if isinstance(record, str) and "127.0.0.1:" in record:
-        return "<local url>"
+def _state_summary(
+    step: str,
+    record: Any,
+    main: str,
+    messages: list[dict[str, Any]],
+    registry: dict[str, dict[str, str]],
+) -> Any:
+    """What a step's state note says about the end state (not how this run got there)."""
+    if not isinstance(record, dict):
+        return None
+    if step == "bump":
+        return record.get("commit") == main
+    if step in ("build", "upload"):
+        files = record.get("dists") or record.get("files") or []
+        return sorted((f.get("filename"), f.get("sha256")) for f in files)
+    if step == "push-image":
+        return {
+            name: image.get("digest") == registry.get(name, {}).get(VERSION)
+            for name, image in record.get("images", {}).items()
+        }
+    if step == "deploy-ui":
+        return record.get("status")
+    if step == "notify":
+        posted = record.get("status") in ("posted", "assumed-posted")
+        return posted and record.get("message_id") in [m["id"] for m in messages]
     return record
 
 
