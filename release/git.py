@@ -96,7 +96,8 @@ class Git:
             ["git", *args],
             cwd=self.root,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="replace",  # a commit message in another encoding must not crash a read
             input=input,
             env=merged,
             check=False,
@@ -203,8 +204,21 @@ class Git:
         return [name for name in out.split("\0") if name]
 
     def show(self, commit: str, path: str) -> str | None:
-        result = self.run("show", f"{commit}:{path}", check=False)
-        return result.stdout if result.returncode == 0 else None
+        """The text of ``path`` in ``commit`` (None when it has no such file).
+
+        Raises a ``ReleaseError`` naming the file when it is not UTF-8 text.
+        """
+        data = self.blob(commit, path)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ReleaseError(
+                f"{path} in commit {commit[:12]} is not UTF-8 text "
+                f"(byte 0x{data[error.start]:02x} at offset {error.start})",
+                "save it as UTF-8",
+            ) from None
 
     def blob(self, commit: str, path: str) -> bytes | None:
         """The bytes of ``path`` in ``commit`` (None when it has no such file)."""
