@@ -155,6 +155,7 @@ class World:
     kudu_server: KuduServer | None = None
     tagged: str = ""
     initial_refs: dict[str, str] = field(default_factory=dict)
+    marks: dict[str, int] = field(default_factory=dict)  # proxy -> requests seen before mark()
 
     # -- set-up ---------------------------------------------------------------------
 
@@ -459,8 +460,13 @@ class World:
 
     # -- the checks -----------------------------------------------------------------------
 
+    def mark(self) -> None:
+        """From now on, ``side_effects`` reports only what happens after this call."""
+        self.initial_refs = self.remote_refs()
+        self.marks = {name: len(proxy.requests()) for name, proxy in self.proxies.items()}
+
     def side_effects(self) -> list[str]:
-        """Every change the tool made in the world so far (none: nothing changed)."""
+        """Every change the tool made in the world (since ``mark``; none: nothing changed)."""
         found = []
         writes = {
             "index": ("POST", "PUT", "PATCH", "DELETE"),
@@ -469,7 +475,7 @@ class World:
             "azure": ("POST", "PUT", "PATCH", "DELETE"),
         }
         for name, methods in writes.items():
-            for seen in self.proxies[name].requests():
+            for seen in self.proxies[name].requests()[self.marks.get(name, 0) :]:
                 if seen.method in methods and seen.upstream is not None:
                     found.append(f"{name}: {seen.method} {seen.path} ({seen.upstream})")
         refs = self.remote_refs()
@@ -478,8 +484,9 @@ class World:
                 found.append(f"remote: {ref} {self.initial_refs.get(ref)} -> {refs.get(ref)}")
         return found
 
-    def leaks(self) -> list[Leak]:
-        """Every place a known secret appears (must be none)."""
+    def leaks(self, since: int = 0) -> list[Leak]:
+        """Every place a known secret appears (must be none); ``since``: the runs from that
+        one on (every file is scanned in any case)."""
         forms = secret_forms()
         found: list[Leak] = []
 
@@ -488,7 +495,7 @@ class World:
                 if form in text:
                     found.append(Leak(name, where))
 
-        for number, outcome in enumerate(self.outcomes):
+        for number, outcome in enumerate(self.outcomes[since:], start=since):
             for stream, text in (("stdout", outcome.stdout), ("stderr", outcome.stderr)):
                 kept = "\n".join(
                     line for line in text.splitlines() if not line.startswith("::add-mask::")
