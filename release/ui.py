@@ -45,7 +45,7 @@ import time
 import zipfile
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -742,7 +742,7 @@ class DeployUI:
     def run(self, ctx: ReleaseContext) -> StepResult:
         done = self._finished(ctx)
         if done is not None:
-            return done
+            return done if ctx.options.dry_run else _recorded_again(ctx, done)
         if not ctx.options.dry_run:
             earlier = self._resume(ctx)
             if earlier is not None:
@@ -784,7 +784,7 @@ class DeployUI:
         """Deploy the prepared zip (after following an interrupted earlier deployment)."""
         try:
             if prepared.done is not None:
-                return prepared.done
+                return _recorded_again(ctx, prepared.done)
             if resume:
                 earlier = self._resume(ctx)
                 if earlier is not None:
@@ -854,6 +854,13 @@ class DeployUI:
             f"to {target.host}",
             details=tuple(details),
         )
+
+
+def _recorded_again(ctx: ReleaseContext, done: StepResult) -> StepResult:
+    """A deployment found done is recorded again: a run killed while it pushed the note of
+    its success left that note only in the local state, and a fresh CI runner reads the
+    remote's."""
+    return replace(done, record=ctx.state.record(STEP, dict(done.record)))
 
 
 def deploy_archive(
