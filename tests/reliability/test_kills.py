@@ -22,6 +22,8 @@ notify):
 - ``inside-image-push``: the node image's layers are pushed, its manifest PUT is held;
 - ``before-notify``: push-image and deploy-ui are done and recorded on the remote, upload
   is done locally and its state note's push is held: notify has not started;
+- ``after-deploy``: the UI deployment succeeded and is recorded locally, the push of its
+  note (the second deploy-ui note, after "deploying") is held;
 - ``after-notify``: the message is posted and recorded locally, the push of its note
   (the second notify note, after "sending") is held: the re-run edits it, never reposts;
 - ``inside-notify``: the post itself is held, never delivered. The state says "sending",
@@ -165,6 +167,7 @@ KILL_POINTS = [
         "inside-image-push", _proxy_hold("registry", "PUT", r"/demo/node/manifests/1\.1\.0$")
     ),
     KillPoint("before-notify", _git_hold("refs/notes/release/upload", also=_published_elsewhere)),
+    KillPoint("after-deploy", _git_hold("refs/notes/release/deploy-ui", nth=2)),
     KillPoint("after-notify", _git_hold("refs/notes/release/notify", nth=2)),
     KillPoint("inside-notify", _proxy_hold("discord", "POST", r"/webhooks/"), unknown_answer=True),
 ]
