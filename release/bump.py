@@ -812,21 +812,20 @@ class BumpCommit:
 
 
 def commit_identity(git: Git, env: Mapping[str, str]) -> dict[str, str]:
-    """Author and committer of the bump commit: git's own settings, else ``RELEASE_GIT_*``."""
-    name = env.get("GIT_AUTHOR_NAME") or git.config("user.name") or env.get("RELEASE_GIT_AUTHOR")
-    email = env.get("GIT_AUTHOR_EMAIL") or git.config("user.email") or env.get("RELEASE_GIT_EMAIL")
-    missing = [what for what, value in (("name", name), ("e-mail", email)) if not value]
-    if name is None or email is None or missing:
+    """Author and committer of the bump commit: git's own settings, else ``RELEASE_GIT_*``
+    (``Git.identity``); an error when neither names them."""
+    identity = git.identity(env)
+    missing = [
+        what
+        for what, key in (("name", "GIT_AUTHOR_NAME"), ("e-mail", "GIT_AUTHOR_EMAIL"))
+        if key not in identity
+    ]
+    if missing:
         raise ReleaseError(
             f"no author {' and '.join(missing)} for the bump commit",
             "set git config user.name and user.email, or RELEASE_GIT_AUTHOR and RELEASE_GIT_EMAIL",
         )
-    return {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_COMMITTER_NAME": env.get("GIT_COMMITTER_NAME") or name,
-        "GIT_COMMITTER_EMAIL": env.get("GIT_COMMITTER_EMAIL") or email,
-    }
+    return identity
 
 
 def commit_message(config: Config, version: ReleaseVersion) -> str:

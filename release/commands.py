@@ -150,32 +150,53 @@ def release_all(
     offline: bool = False,
     branch: str | None = None,
 ) -> None:
-    """The whole release: pre-flight of every step, the plan, confirmation, then the scheduler."""
+    """The whole release: the guard, every step's pre-flight, the plan, then the scheduler.
+
+    The scheduler does all local work first; then, on a terminal and without ``--yes``, the
+    maintainer confirms before the first side effect (without a terminal the release
+    proceeds: the plan was printed). The summary table ends every run that got that far,
+    and is appended to ``$GITHUB_STEP_SUMMARY`` when that names a file.
+    """
     import sys
 
     from release import report
-    from release.scheduler import Scheduler, failure
+    from release.scheduler import CANCELLED, Scheduler, failure
 
     options = Options(
         dry_run=dry_run, offline=offline, yes=yes, branch=branch, env=dict(os.environ)
     )
     ctx = context_for(tag, options)
     print_plan(ctx.plan)
-    check(ctx, steps=True)
     guard_local_release(ctx, local=local)
+    check(ctx, steps=True)
+    scheduler = Scheduler(ctx)
+    scheduler.load()
+    view = report.view_for(ctx.tag, scheduler.outcomes, dry_run=dry_run)
+    scheduler.on_change = view.on_change
+    if not yes and sys.stdin.isatty() and sys.stdout.isatty():
 
-    def confirm() -> bool:
-        if yes or not (sys.stdin.isatty() and sys.stdout.isatty()):
-            return True
-        from rich.prompt import Confirm
+        def confirm(_: object) -> bool:
+            with view.paused():
+                return ask(f"The local work is done. Publish {ctx.tag} as planned above?")
 
-        return Confirm.ask(f"Publish {ctx.tag} as planned above?", default=False)
-
-    outcome = Scheduler(ctx, confirm=confirm, on_change=report.progress_line).run()
-    report.print_summary(outcome)
-    report.write_step_summary(outcome, options.env)
+        scheduler.confirm = confirm
+    with view:
+        outcome = scheduler.run()
+    if outcome.stage != CANCELLED:
+        report.print_summary(outcome)
+        report.write_step_summary(outcome, options.env)
     if not outcome.ok:
         raise failure(outcome)
+
+
+def ask(question: str) -> bool:
+    """Ask a yes/no question on the terminal; no answer (end of input) is a no."""
+    from rich.prompt import Confirm
+
+    try:
+        return Confirm.ask(question, default=False, console=console.out())
+    except EOFError:
+        return False
 
 
 def guard_local_release(ctx: ReleaseContext, *, local: bool) -> None:

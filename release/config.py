@@ -68,8 +68,10 @@ class Registry:
     @property
     def insecure(self) -> bool:
         """Plain HTTP for loopback hosts, as Docker does."""
+        from release.httpclient import is_loopback
+
         hostname = self.host.rsplit(":", 1)[0] if not self.host.startswith("[") else self.host
-        return hostname in ("localhost", "127.0.0.1", "[::1]")
+        return is_loopback(hostname)
 
     @property
     def base_url(self) -> str:

@@ -6,8 +6,9 @@ Docker engine (when it can run here), and the Discord and Azure contract servers
 ``release.localservices``, runs ``invoke release --yes`` there through the real ``invoke``
 command, shows what each service received (the index's files, the registry's tags, the
 Discord message, the deployed zip, the bump commit on the remote), and stops everything it
-started. Where the Docker engine cannot run, it says so and releases the rest (the demo's
-configuration then leaves the images unconfigured).
+started. Where the Docker engine or the registry cannot run, or npm is not installed, it
+says so and releases the rest (the demo's configuration then leaves the images, or the UI,
+unconfigured).
 """
 
 from __future__ import annotations
@@ -78,7 +79,6 @@ Results = list[Callable[[], list[str]]]
 def services(workdir: Path) -> Iterator[tuple[dict[str, str], list[str], list[str], Results]]:
     """Start what can run here: (environment, notes, tables to drop, result reporters)."""
     from release.localservices.pypi import PypiServer
-    from release.localservices.registry import Registry
 
     env: dict[str, str] = {}
     notes: list[str] = []
@@ -90,10 +90,10 @@ def services(workdir: Path) -> Iterator[tuple[dict[str, str], list[str], list[st
         notes.append(f"package index: {index.index_url}")
         results.append(lambda: _index_files(index.index_url))
         engine_env = _engine(stack, workdir, notes)
-        if engine_env is None:
+        registry = _registry(stack, workdir, notes) if engine_env is not None else None
+        if engine_env is None or registry is None:
             dropped += ["images", "registry"]
         else:
-            registry = stack.enter_context(Registry(workdir / "registry"))
             env.update(engine_env)
             env.update(registry.env())
             notes.append(f"registry: curl -s {registry.url}/v2/demo/node/tags/list")
@@ -104,7 +104,7 @@ def services(workdir: Path) -> Iterator[tuple[dict[str, str], list[str], list[st
         else:
             env.update(discord.env())
             results.append(lambda: _discord_messages(discord))
-        azure = _contract(stack, "azure", workdir, notes)
+        azure = _contract(stack, "azure", workdir, notes) if _npm(notes) else None
         if azure is None:
             dropped.append("ui")
         else:
@@ -124,6 +124,25 @@ def _engine(stack: ExitStack, workdir: Path, notes: list[str]) -> dict[str, str]
     return engine.env()
 
 
+def _registry(stack: ExitStack, workdir: Path, notes: list[str]) -> Any:
+    from release.localservices import ServiceError
+    from release.localservices.registry import Registry
+
+    try:
+        return stack.enter_context(Registry(workdir / "registry"))
+    except ServiceError as error:
+        reason = str(error).splitlines()[0]
+        notes.append(f"the registry cannot run here ({reason}): images are not released")
+        return None
+
+
+def _npm(notes: list[str]) -> bool:
+    if shutil.which("npm") is None:
+        notes.append("npm is not installed here: the UI is not built or deployed")
+        return False
+    return True
+
+
 def _contract(stack: ExitStack, name: str, workdir: Path, notes: list[str]) -> Any:
     """Start the Discord or Azure contract server (they stand in for services that cannot
     run here, following their documented API contracts)."""
@@ -136,11 +155,10 @@ def _contract(stack: ExitStack, name: str, workdir: Path, notes: list[str]) -> A
 
 
 def _get(url: str) -> Any:
-    import requests
+    from release.httpclient import session
 
-    with requests.Session() as session:
-        session.trust_env = False  # 127.0.0.1 only: no proxy
-        return session.get(url, timeout=10, headers={"Accept": "application/json"})
+    with session(direct=True) as client:  # 127.0.0.1 only: no proxy
+        return client.get(url, timeout=10, headers={"Accept": "application/json"})
 
 
 def _index_files(index_url: str) -> list[str]:
@@ -183,8 +201,31 @@ def _deployments(server: Any) -> list[str]:
     return lines if len(lines) > 1 else ["Azure received no deployment"]
 
 
+def demo_problem() -> ReleaseError | None:
+    """Why the demo cannot run from this installation: it needs a checkout with the dev extra."""
+    import importlib.util
+
+    if not (DEMO_SOURCE / "pyproject.toml").is_file():
+        return ReleaseError(
+            "the demo runs from a checkout of release-tasks: examples/demo is not in the "
+            "installed package",
+            "git clone the release-tasks repository, then in it: "
+            "pip install -e '.[dev]' && invoke demo",
+        )
+    missing = [name for name in ("pypiserver", "passlib") if not importlib.util.find_spec(name)]
+    if missing:
+        return ReleaseError(
+            f"the demo needs {', '.join(missing)} (the dev extra) to run its package index",
+            "pip install -e '.[dev]' in the checkout",
+        )
+    return None
+
+
 def run_demo(keep: bool = False) -> None:
     """Release the demo end to end; exit 1 if the release fails."""
+    problem = demo_problem()
+    if problem is not None:
+        raise problem
     root = Path(tempfile.mkdtemp(prefix="release-demo-"))
     try:
         with services(root) as (env, notes, dropped, results):

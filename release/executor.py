@@ -1,9 +1,9 @@
 """The invoke ``Executor`` that hands the caller's ``--tag`` and ``--dry-run`` to prerequisites.
 
 invoke calls ``pre=`` tasks without the caller's arguments and deduplicates calls
-only when their arguments are equal. ``ReleaseExecutor`` copies ``tag`` and
-``dry_run`` (and ``branch``) from the task named on the command line into every prerequisite
-that accepts them, so ``invoke upload --tag version/1.2.3`` checks and builds
+only when their arguments are equal. ``ReleaseExecutor`` copies ``tag`` and ``dry_run``
+(and ``branch`` and ``offline``) from the task named on the command line into every
+prerequisite that accepts them, so ``invoke upload --tag version/1.2.3`` checks and builds
 that tag, and a prerequisite shared by two requested tasks still runs once.
 
 invoke picks it up from ``tasks.executor_class`` in the ``invoke.yaml`` beside
@@ -22,7 +22,7 @@ from invoke.tasks import Call, Task
 
 from release import context
 
-HANDED_DOWN = ("tag", "dry_run", "branch")
+HANDED_DOWN = ("tag", "dry_run", "branch", "offline")
 
 
 class ReleaseExecutor(Executor):

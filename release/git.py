@@ -258,6 +258,24 @@ class Git:
         result = self.run("config", "--get", key, check=False)
         return result.stdout.strip() or None if result.returncode == 0 else None
 
+    def identity(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The ``GIT_AUTHOR_*``/``GIT_COMMITTER_*`` variables of a commit or note the tool makes.
+
+        The author is ``GIT_AUTHOR_NAME``/``GIT_AUTHOR_EMAIL``, else ``git config user.name``/
+        ``user.email``, else ``RELEASE_GIT_AUTHOR``/``RELEASE_GIT_EMAIL`` (a CI job's bot);
+        the committer is ``GIT_COMMITTER_*`` when set, else the author. A name or e-mail that
+        nothing sets is left out. ``env`` defaults to this repository's environment.
+        """
+        env = env if env is not None else (os.environ if self._env is None else self._env)
+        found: dict[str, str] = {}
+        for part, key, fallback in (("NAME", "user.name", "RELEASE_GIT_AUTHOR"),
+                                    ("EMAIL", "user.email", "RELEASE_GIT_EMAIL")):  # fmt: skip
+            value = env.get(f"GIT_AUTHOR_{part}") or self.config(key) or env.get(fallback)
+            if value:
+                found[f"GIT_AUTHOR_{part}"] = value
+                found[f"GIT_COMMITTER_{part}"] = env.get(f"GIT_COMMITTER_{part}") or value
+        return found
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return self.ok("merge-base", "--is-ancestor", ancestor, descendant)
 

@@ -23,22 +23,20 @@ Every build finishes before the first push: a Dockerfile error leaves the
 registry untouched. ``--dry-run`` builds and lists every tag it would push.
 
 The engine is the one ``DOCKER_HOST`` names (``docker.from_env``). Registry
-credentials come from ``RELEASE_REGISTRY_USERNAME``/``RELEASE_REGISTRY_PASSWORD``,
-else from Docker's configuration and credential store (``docker login``); the
-same credentials serve the push and the registry API checks.
+credentials are ``release.registry.registry_credentials`` (``RELEASE_REGISTRY_USERNAME``/
+``RELEASE_REGISTRY_PASSWORD``, else what ``docker login`` stored); the same credentials
+serve the push and the registry API (``release.registry.RegistryClient``).
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import importlib
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +44,6 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import docker
-import docker.auth
 import docker.errors
 import requests
 
@@ -55,12 +52,11 @@ from release.config import Config, Image, Registry
 from release.context import ReleaseContext, StepResult
 from release.errors import ReleaseError, StepError
 from release.plan import fixed_image_tags
+from release.registry import RegistryClient, registry_credentials
 from release.version import ReleaseVersion
 from release.worktree import release_tree
 
 STEP = "push-image"
-USERNAME_VARIABLE = "RELEASE_REGISTRY_USERNAME"
-PASSWORD_VARIABLE = "RELEASE_REGISTRY_PASSWORD"
 LABEL_PREFIX = "org.opencontainers.image"
 FAILURE_LINES = 15  # lines of build output shown with a failed build
 MAX_CONCURRENT = 4
@@ -234,206 +230,27 @@ class BuildLog:
 
 # -- credentials and the registry ----------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Credentials:
-    """Registry credentials and where they came from (never printed: see ``__repr__``)."""
-
-    username: str
-    password: str = field(repr=False)
-    source: str = ""
-
-    def auth_config(self) -> dict[str, str]:
-        return {"username": self.username, "password": self.password}
+RegistryCredentials = tuple[str | None, str | None]
+"""``(username, password)`` from ``release.registry.registry_credentials``; ``(None, None)``
+when none are set (the engine then pushes with its own login)."""
 
 
-def registry_credentials(registry: Registry, env: Mapping[str, str]) -> Credentials | None:
-    """``RELEASE_REGISTRY_USERNAME``/``_PASSWORD``, else Docker's config and credential store.
-
-    Half of the pair is an error. Every password is registered with the mask
-    as soon as it is read.
-    """
-    username, password = env.get(USERNAME_VARIABLE), env.get(PASSWORD_VARIABLE)
-    console.register_secret(password)
-    if username and password:
-        _register_basic(username, password)
-        return Credentials(username, password, f"{USERNAME_VARIABLE}/{PASSWORD_VARIABLE}")
-    if username or password:
-        missing = PASSWORD_VARIABLE if username else USERNAME_VARIABLE
-        raise ReleaseError(
-            f"{USERNAME_VARIABLE if username else PASSWORD_VARIABLE} is set but {missing} is not",
-            "set both, or neither to use Docker's credential store",
-        )
-    return docker_config_credentials(registry, env)
-
-
-def docker_config_credentials(registry: Registry, env: Mapping[str, str]) -> Credentials | None:
-    """What ``docker login`` stored for the registry (config file or credential helper)."""
-    try:
-        folder = env.get("DOCKER_CONFIG")
-        path = str(Path(folder) / "config.json") if folder else None
-        config = docker.auth.load_config(config_path=path, credstore_env=dict(env))
-        entry = config.resolve_authconfig(registry.host)
-    except docker.errors.DockerException as error:
-        raise ReleaseError(
-            f"cannot read Docker's credentials for {registry.host}: {error}",
-            f"set {USERNAME_VARIABLE} and {PASSWORD_VARIABLE} instead",
-        ) from None
-    if not entry:
+def push_auth(credentials: RegistryCredentials) -> dict[str, str] | None:
+    """The engine's ``auth_config`` for a push: the credentials the registry API uses."""
+    username, password = credentials
+    if username is None or password is None:
         return None
-    username = entry.get("username") or entry.get("Username")
-    password = entry.get("password") or entry.get("Password")
-    console.register_secret(password)
-    console.register_secret(entry.get("IdentityToken"))
-    if not username or not password:
-        return None  # an identity token: the engine can use it, the registry API cannot here
-    _register_basic(username, password)
-    return Credentials(username, password, f"Docker's credentials for {registry.host}")
-
-
-def _register_basic(username: str, password: str) -> None:
-    console.register_secret(base64.b64encode(f"{username}:{password}".encode()).decode())
-
-
-class RegistryAPI(Protocol):
-    """The registry calls this step makes (``release.registry.RegistryClient`` has them)."""
-
-    def ping(self) -> None: ...
-
-    def manifest_digest(self, repo: str, tag: str) -> str | None: ...
-
-    def close(self) -> None: ...
+    return {"username": username, "password": password}
 
 
 def reachability_problems(registry: Registry) -> list[str]:
     """Whether the registry answers ``/v2/`` at all (a 401 counts: credentials are not checked)."""
-    try:
-        requests.get(f"{registry.base_url}/v2/", timeout=30, allow_redirects=False)
-    except requests.RequestException as error:
-        return [f"registry {registry.host} is not reachable ({type(error).__name__})"]
-    return []
-
-
-def registry_client(registry: Registry, credentials: Credentials | None) -> RegistryAPI:
-    """The registry API client: ``release.registry`` when present, else the minimal one here."""
-    username = credentials.username if credentials else None
-    password = credentials.password if credentials else None
-    try:
-        module = importlib.import_module("release.registry")
-    except ImportError:
-        return _MinimalRegistry(registry, username, password)
-    client: RegistryAPI = module.RegistryClient(registry, username, password)
-    return client
-
-
-MANIFEST_TYPES = (
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-)
-
-
-class _MinimalRegistry:
-    """The two registry calls this step needs, until ``release.registry`` is merged.
-
-    Basic and Bearer challenges; redirects are not followed (a manifest answer
-    never redirects, and the tool never follows one to another host).
-    """
-
-    def __init__(self, registry: Registry, username: str | None, password: str | None) -> None:
-        self.registry = registry
-        self.auth = (username, password) if username and password else None
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = "release-tasks"
-        self._token: dict[str, str] = {}  # scope -> bearer token
-
-    def _request(self, method: str, path: str, scope: str, **kwargs: Any) -> requests.Response:
-        url = f"{self.registry.base_url}{path}"
-        headers = dict(kwargs.pop("headers", {}))
-        if scope in self._token:
-            headers["Authorization"] = f"Bearer {self._token[scope]}"
+    with RegistryClient(registry) as client:
         try:
-            response = self.session.request(
-                method, url, headers=headers, timeout=30, allow_redirects=False, **kwargs
-            )
-            if response.status_code == 401 and "Authorization" not in headers:
-                challenge = response.headers.get("WWW-Authenticate", "")
-                if challenge.lower().startswith("basic") and self.auth:
-                    self.session.auth = self.auth
-                    response = self.session.request(
-                        method, url, headers=headers, timeout=30, allow_redirects=False, **kwargs
-                    )
-                elif challenge.lower().startswith("bearer"):
-                    self._token[scope] = self._bearer(challenge, scope)
-                    headers["Authorization"] = f"Bearer {self._token[scope]}"
-                    response = self.session.request(
-                        method, url, headers=headers, timeout=30, allow_redirects=False, **kwargs
-                    )
-        except requests.RequestException as error:
-            raise ReleaseError(
-                f"registry {self.registry.host} is not reachable ({type(error).__name__})",
-                "check RELEASE_REGISTRY / [tool.release.registry] host and the network",
-            ) from None
-        if response.status_code == 401:
-            raise self._refused()
-        return response
-
-    def _bearer(self, challenge: str, scope: str) -> str:
-        fields = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
-        params = {"service": fields.get("service", "")}
-        if scope:
-            params["scope"] = scope
-        answer = requests.get(
-            fields.get("realm", ""), params=params, auth=self.auth, timeout=30,
-            allow_redirects=False,
-        )  # fmt: skip
-        if answer.status_code in (401, 403):
-            raise self._refused()
-        answer.raise_for_status()
-        data = answer.json()
-        token = str(data.get("token") or data.get("access_token") or "")
-        console.register_secret(token)
-        return token
-
-    def _refused(self) -> ReleaseError:
-        if self.auth is None:
-            return ReleaseError(
-                f"registry {self.registry.host} requires credentials",
-                f"set {USERNAME_VARIABLE} and {PASSWORD_VARIABLE}, "
-                f"or run `docker login {self.registry.host}`",
-            )
-        return ReleaseError(
-            f"registry {self.registry.host} refused the credentials of {self.auth[0]}",
-            "check the username and password",
-        )
-
-    def close(self) -> None:
-        self.session.close()
-
-    def ping(self) -> None:
-        response = self._request("GET", "/v2/", "")
-        if response.status_code != 200:
-            raise ReleaseError(
-                f"registry {self.registry.host} answered /v2/ with HTTP {response.status_code}",
-                "is it an OCI registry?",
-            )
-
-    def manifest_digest(self, repo: str, tag: str) -> str | None:
-        response = self._request(
-            "HEAD",
-            f"/v2/{repo}/manifests/{tag}",
-            f"repository:{repo}:pull",
-            headers={"Accept": ", ".join(MANIFEST_TYPES)},
-        )
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise ReleaseError(
-                f"registry {self.registry.host} answered HTTP {response.status_code} "
-                f"for {repo}:{tag}"
-            )
-        return response.headers.get("Docker-Content-Digest")
+            client.reach()
+        except ReleaseError as error:
+            return [str(error)]
+    return []
 
 
 # -- the engine --------------------------------------------------------------------
@@ -615,10 +432,9 @@ def _engine_message(error: BaseException) -> str:
 
 
 def push_tag(
-    client: Any, target: ImageTarget, tag: str, credentials: Credentials | None, show: Display
+    client: Any, target: ImageTarget, tag: str, auth: Mapping[str, str] | None, show: Display
 ) -> str | None:
-    """Push ``repository:tag``; return the digest the registry gave it."""
-    auth = credentials.auth_config() if credentials else None
+    """Push ``repository:tag`` (``auth``: see :func:`push_auth`); return its digest."""
     digest = None
     try:
         for event in client.api.push(
@@ -639,12 +455,12 @@ def push_tag(
 
 
 def push_tag_with_retries(
-    client: Any, target: ImageTarget, tag: str, credentials: Credentials | None, show: Display
+    client: Any, target: ImageTarget, tag: str, auth: Mapping[str, str] | None, show: Display
 ) -> str | None:
     """``push_tag``, tried again when it fails for another reason than the credentials."""
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
-            return push_tag(client, target, tag, credentials, show)
+            return push_tag(client, target, tag, auth, show)
         except ReleaseError as error:
             said = error.message.lower()
             if attempt == PUSH_ATTEMPTS or "unauthorized" in said or "denied" in said:
@@ -703,7 +519,7 @@ def build_images(ctx: ReleaseContext, targets: Sequence[ImageTarget]) -> list[Bu
     return [r for r in results if isinstance(r, BuiltImage)]
 
 
-def existing_tags(registry: RegistryAPI, target: ImageTarget) -> dict[str, str]:
+def existing_tags(registry: RegistryClient, target: ImageTarget) -> dict[str, str]:
     """The target's fixed tags that the registry holds already: {tag: digest}."""
     found = {}
     for tag in target.tags:
@@ -717,11 +533,12 @@ def push_images(
     ctx: ReleaseContext,
     built: Sequence[BuiltImage],
     existing: Mapping[str, Mapping[str, str]],
-    credentials: Credentials | None,
+    credentials: RegistryCredentials,
 ) -> list[PushedImage]:
     """Push each built image's missing fixed tags (version tag last), images concurrently."""
     if not built:
         return []
+    auth = push_auth(credentials)
     with console.group(f"Pushing {len(built)} image(s)"), display() as show:
 
         def push(item: BuiltImage) -> PushedImage:
@@ -733,7 +550,7 @@ def push_images(
                 for tag in target.push_order:
                     if tag in kept:
                         continue
-                    digest = push_tag_with_retries(client, target, tag, credentials, show) or digest
+                    digest = push_tag_with_retries(client, target, tag, auth, show) or digest
                     pushed.append(tag)
             finally:
                 client.close()
@@ -756,18 +573,15 @@ def push_images(
 # -- channels (release/channels.py moves them when it can) ------------------------------
 
 
-def move_channels(ctx: ReleaseContext, target: ImageTarget, registry: RegistryAPI) -> list[Any]:
+def move_channels(ctx: ReleaseContext, target: ImageTarget, registry: RegistryClient) -> list[Any]:
     """Move the image's channel tags after its version tag is in the registry.
 
     ``release.channels.move_channels_after_push`` decides and moves (in a dry run it
-    only says what it would move); until it exists this step pushes version tags only.
+    only says what it would move).
     """
-    from release import channels
+    from release.channels import move_channels_after_push
 
-    mover = getattr(channels, "move_channels_after_push", None)
-    if mover is None:
-        return []
-    moves: list[Any] = mover(ctx, target.image, registry)
+    moves: list[Any] = move_channels_after_push(ctx, target.image, registry)
     return moves
 
 
@@ -806,7 +620,7 @@ class PreparedImages:
     targets: tuple[ImageTarget, ...]
     existing: Mapping[str, Mapping[str, str]]  # image name -> {fixed tag: digest} in the registry
     built: tuple[BuiltImage, ...]
-    credentials: Credentials | None
+    credentials: RegistryCredentials = field(repr=False)
 
 
 class PushImage:
@@ -829,10 +643,10 @@ class PushImage:
         if ctx.options.offline:
             return []
         found = engine_problems(ctx.env)
-        if credentials is None and ctx.options.skip_credentials:
+        if credentials == (None, None) and ctx.options.skip_credentials:
             found += reachability_problems(ctx.config.registry)
             return found
-        with closing(registry_client(ctx.config.registry, credentials)) as registry:
+        with RegistryClient(ctx.config.registry, *credentials) as registry:
             try:
                 registry.ping()
             except ReleaseError as error:
@@ -854,7 +668,7 @@ class PushImage:
         credentials = registry_credentials(registry, ctx.env)
         existing: dict[str, dict[str, str]] = {}
         if not (ctx.options.offline and ctx.options.dry_run):
-            with closing(registry_client(registry, credentials)) as client:
+            with RegistryClient(registry, *credentials) as client:
                 existing = {t.name: existing_tags(client, t) for t in targets}
         done = [t for t in targets if t.version_tag in existing.get(t.name, {})]
         for target in done:
@@ -879,7 +693,7 @@ class PushImage:
         count = sum(1 for row in rows if row[1] == "would push")
         details = [f"would push {row[0]}" for row in rows if row[1] == "would push"]
         if not ctx.options.offline:
-            with closing(registry_client(_registry(ctx), prepared.credentials)) as client:
+            with RegistryClient(_registry(ctx), *prepared.credentials) as client:
                 for target in prepared.targets:
                     moves = move_channels(ctx, target, client)  # moves nothing in a dry run
                     details += [f"{target.name}: {move_line(m)}" for m in moves]
@@ -902,7 +716,7 @@ class PushImage:
                     target, held[target.version_tag], (), tuple(held)
                 )
         ordered = [results[t.name] for t in prepared.targets]
-        with closing(registry_client(registry, prepared.credentials)) as client:
+        with RegistryClient(registry, *prepared.credentials) as client:
             moves = {t.name: move_channels(ctx, t, client) for t in prepared.targets}
         record = {
             "registry": registry.host,

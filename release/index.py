@@ -19,6 +19,7 @@ same members with the same contents), a different one (a conflict), or none.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import tarfile
@@ -34,7 +35,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
+from release import httpclient
 from release.errors import ReleaseError
+from release.httpclient import same_origin
 
 if TYPE_CHECKING:
     import requests
@@ -68,19 +71,6 @@ class IndexFile:
 
 
 # -- HTTP ----------------------------------------------------------------------
-
-
-def new_session() -> requests.Session:
-    import requests
-
-    session = requests.Session()
-    session.headers["User-Agent"] = "release-tasks"
-    return session
-
-
-def same_host(first: str, second: str) -> bool:
-    a, b = urlsplit(first), urlsplit(second)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
 
 
 def retryable(status: int) -> bool:
@@ -158,7 +148,7 @@ def _follow(
             return response
         target = urljoin(current, response.headers["location"])
         response.close()
-        if not same_host(current, target):
+        if not same_origin(current, target):
             raise IndexFailure(
                 f"{current} redirects to another host ({_origin(target)}): refusing to follow it",
                 "point index-url (or RELEASE_INDEX_URL) at the index itself",
@@ -183,7 +173,9 @@ def answer_text(response: requests.Response, limit: int = 300) -> str:
     """What the server said: its reason and the start of its body, tags stripped."""
     body = response.text if response.content else ""
     if "html" in response.headers.get("content-type", ""):
-        body = re.sub(r"<[^>]+>", " ", body)
+        # The page's head (its title repeats the status, its style is noise) goes first.
+        body = re.sub(r"(?is)<(head|style|script)\b.*?</\1\s*>", " ", body)
+        body = html.unescape(re.sub(r"<[^>]+>", " ", body))
     body = " ".join(body.split())
     said = f"{response.status_code} {response.reason or ''}".strip()
     if body and body not in said:
@@ -252,7 +244,7 @@ class Index:
         backoff: float = BACKOFF,
     ) -> None:
         self.url = url if url.endswith("/") else url + "/"
-        self.session = session or new_session()
+        self.session = session or httpclient.session()
         self.retries = retries
         self.backoff = backoff
         self._pages: dict[str, list[IndexFile]] = {}
@@ -326,11 +318,8 @@ class Comparison:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return _digest(handle)
 
 
 def file_identity(filename: str) -> tuple[object, ...] | None:

@@ -69,6 +69,7 @@ from release.announcement import (
     render_message,
 )
 from release.errors import ReleaseError, StepError, UsageError
+from release.httpclient import is_loopback, session
 from release.version import Kind, ReleaseVersion, try_parse_tag
 
 if TYPE_CHECKING:
@@ -260,7 +261,6 @@ _DISCORD_HOSTS = frozenset(
 )
 _DISCORD_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/(?P<id>\d+)/(?P<token>[\w.-]+)/?")
 _LOCAL_PATH = re.compile(r"(?P<prefix>.*)/webhooks/(?P<id>\d+)/(?P<token>[\w.-]+)/?")
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 EXPECTED_URL = "https://discord.com/api/webhooks/<id>/<token>"
 
 
@@ -275,7 +275,7 @@ class Webhook:
 
     @property
     def loopback(self) -> bool:
-        return urlsplit(self.base).hostname in _LOOPBACK
+        return is_loopback(urlsplit(self.base).hostname)
 
     @property
     def execute_url(self) -> str:
@@ -318,7 +318,7 @@ def parse_webhook(value: str) -> Webhook:
         raise wrong from None
     if parts.username or parts.password or parts.fragment:
         raise wrong
-    if host in _LOOPBACK and parts.scheme in ("http", "https"):
+    if is_loopback(host) and parts.scheme in ("http", "https"):
         match = _LOCAL_PATH.fullmatch(parts.path)
     elif host in _DISCORD_HOSTS and parts.scheme == "https":
         match = _DISCORD_PATH.fullmatch(parts.path)
@@ -404,15 +404,11 @@ class DiscordClient:
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        import requests
-
         self.webhook = webhook
         self.timeout = timeout
         self._sleep = sleep
-        self._session = requests.Session()
         # Loopback targets (tests, demo) never go through a proxy or .netrc.
-        self._session.trust_env = not webhook.loopback
-        self._session.headers["User-Agent"] = "release-tasks"
+        self._session = session(direct=webhook.loopback)
 
     def close(self) -> None:
         self._session.close()
@@ -695,11 +691,35 @@ class NotifyStep:
                 problems.append(str(lost_answer_error(ctx.tag, _channel_hint(record))))
         return problems
 
-    def run(self, ctx: ReleaseContext) -> StepResult:
-        from release.context import StepResult
+    # `invoke release` calls prepare before any side effect of the release, and publish (or,
+    # in a dry run, describe) after the steps it announces succeeded.
 
+    def prepare(self, ctx: ReleaseContext) -> Decision | None:
+        """The local part: what this run will do, refusing now rather than after the rest of
+        the release was published (a lost answer, a webhook that cannot edit the message),
+        and the message rendered once and checked. None: a pre-release, nothing to announce."""
         if ctx.version.kind is Kind.PRE:
-            return StepResult(STEP, "skipped", "pre-releases are not announced")
+            return None
+        _, _, decision = self._decide(ctx)
+        if decision.action in ("post", "edit"):
+            problems = limit_problems(render_message(gather(ctx)))
+            if problems:
+                raise ReleaseError(
+                    f"the announcement breaks Discord's limits: {'; '.join(problems)}"
+                )
+        return decision
+
+    def publish(self, ctx: ReleaseContext, prepared: Decision | None) -> StepResult:
+        """Post or edit, rendered again with the links of what the release published."""
+        return self.run(ctx)
+
+    def describe(self, ctx: ReleaseContext, prepared: Decision | None) -> StepResult:
+        """The dry run: the exact message that would be posted or edited."""
+        return self.run(ctx)
+
+    def _decide(
+        self, ctx: ReleaseContext
+    ) -> tuple[Webhook | None, dict[str, Any] | None, Decision]:
         register_webhook_secrets(ctx.env)
         value = ctx.env.get(WEBHOOK_ENV, "").strip()
         webhook = parse_webhook(value) if value else None
@@ -712,6 +732,14 @@ class NotifyStep:
             repost=bool(flags.get("repost")),
             assume_posted=bool(flags.get("assume_posted")),
         )
+        return webhook, record, decision
+
+    def run(self, ctx: ReleaseContext) -> StepResult:
+        from release.context import StepResult
+
+        if ctx.version.kind is Kind.PRE:
+            return StepResult(STEP, "skipped", "pre-releases are not announced")
+        webhook, record, decision = self._decide(ctx)
         if decision.action == "nothing":
             return StepResult(STEP, "done", decision.reason, record=record or {})
         if decision.action == "mark":

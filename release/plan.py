@@ -137,7 +137,10 @@ def _summary(step: str, version: ReleaseVersion, config: Config, branch: str) ->
         names = ", ".join(p.path for p in config.packages)
         return f"build sdist and wheel of {names}; twine check, version check, smoke install"
     if step == "upload":
-        return f"upload {len(config.packages) * 2} file(s) to {config.pypi.repository_url}"
+        from release.announcement import public_url
+
+        target = public_url(config.pypi.repository_url)  # a URL may carry credentials
+        return f"upload {len(config.packages) * 2} file(s) to {target}"
     if step == "push-image":
         host = config.registry.host if config.registry else "?"
         names = ", ".join(f"{host}/{i.name}:{version.docker_tag}" for i in config.images)

@@ -520,11 +520,12 @@ def _advance(progress: Any, task: Any, sent: int) -> None:
 
 
 def upload_session(creds: Credentials) -> requests.Session:
-    import requests
+    from release.httpclient import USER_AGENT
+    from release.httpclient import session as new_session
 
-    session = requests.Session()
+    session = new_session()
     session.auth = (creds.username, creds.password)
-    session.headers["User-Agent"] = "release-tasks (twine-compatible)"
+    session.headers["User-Agent"] = f"{USER_AGENT} (twine-compatible)"
     if creds.cacert:
         session.verify = creds.cacert
     if creds.client_cert:

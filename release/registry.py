@@ -40,6 +40,7 @@ from urllib.parse import urljoin, urlsplit
 
 from release import console
 from release.errors import ReleaseError
+from release.httpclient import basic_authorization, is_loopback, same_origin, session
 
 if TYPE_CHECKING:
     import requests
@@ -109,7 +110,6 @@ class RegistryClient:
     def __init__(
         self, registry: Registry, username: str | None = None, password: str | None = None
     ) -> None:
-        import requests
         from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry
 
@@ -121,9 +121,8 @@ class RegistryClient:
         console.register_secret(password)
         self._basic = False  # the registry asked for Basic: send it with every request
         self._tokens: dict[str, str] = {}  # scope -> bearer token
-        self._session = requests.Session()
         # Proxy variables (and .netrc) serve real registries; a loopback one is reached directly.
-        self._session.trust_env = not registry.insecure
+        self._session = session(direct=registry.insecure)
         retry = Retry(
             total=5,
             connect=4,
@@ -163,6 +162,13 @@ class RegistryClient:
         response = self._send("GET", "/v2/", scope=None)
         if response.status_code != 200:
             raise self._failure("GET /v2/", response, "is this an OCI registry?")
+
+    def reach(self) -> None:
+        """Check only that the registry answers ``/v2/``: any status, credentials unchecked.
+
+        For a pre-flight that holds no credentials (``--skip-credentials``).
+        """
+        self._request("GET", urljoin(self.base_url, "/v2/"), {}, None, None).close()
 
     def tags(self, repo: str) -> list[str]:
         """Every tag of ``repo``, following ``Link`` pagination; [] for an unknown repository."""
@@ -319,7 +325,7 @@ class RegistryClient:
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
             target = urljoin(url, response.headers.get("Location", ""))
-            if not _same_origin(target, url):
+            if not same_origin(target, url):
                 raise RegistryError(
                     f"registry {self.host} redirected {method} {urlsplit(url).path} to another "
                     f"host ({urlsplit(target).netloc}): not followed"
@@ -332,7 +338,7 @@ class RegistryClient:
         if token is not None:
             return {"Authorization": f"Bearer {token}"}
         if self._basic and self.username is not None and self._password is not None:
-            return {"Authorization": _basic(self.username, self._password)}
+            return {"Authorization": basic_authorization(self.username, self._password)}
         return {}
 
     def _fetch_token(self, challenge: Challenge) -> str:
@@ -345,7 +351,7 @@ class RegistryClient:
         parts = urlsplit(realm)
         if parts.scheme not in ("http", "https"):
             raise RegistryError(f"registry {self.host} names a token realm that is not a URL")
-        if parts.scheme == "http" and not _loopback(parts.hostname or ""):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise RegistryError(
                 f"registry {self.host} names a plain-HTTP token realm ({parts.netloc}): "
                 "credentials are not sent there"
@@ -354,7 +360,7 @@ class RegistryClient:
         headers: dict[str, str] = {}
         if self.username is not None and self._password is not None:
             params["account"] = self.username
-            headers["Authorization"] = _basic(self.username, self._password)
+            headers["Authorization"] = basic_authorization(self.username, self._password)
         try:
             response = self._session.get(
                 realm, params=params, headers=headers, timeout=_TIMEOUT, allow_redirects=False
@@ -412,7 +418,7 @@ class RegistryClient:
         if not link:
             return None
         target = urljoin(self.base_url + "/", link)
-        if not _same_origin(target, self.base_url):
+        if not same_origin(target, self.base_url):
             raise RegistryError(
                 f"registry {self.host} pointed the next tag page at another host: not followed"
             )
@@ -433,22 +439,6 @@ class RegistryClient:
             f"registry {self.host}: {repo}:{ref} is a {media_type or 'manifest of unknown type'}, "
             "not a Docker v2 or OCI manifest or index: it cannot be copied"
         )
-
-
-def _basic(username: str, password: str) -> str:
-    raw = f"{username}:{password}".encode()
-    encoded = base64.b64encode(raw).decode("ascii")
-    console.register_secret(encoded)
-    return f"Basic {encoded}"
-
-
-def _same_origin(url: str, other: str) -> bool:
-    a, b = urlsplit(url), urlsplit(other)
-    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
-
-
-def _loopback(hostname: str) -> bool:
-    return hostname in ("localhost", "127.0.0.1", "::1")
 
 
 def _reason(error: BaseException) -> str:

@@ -5,22 +5,24 @@ All local work first, then the side effects:
 1. **local**: every running step's ``prepare(ctx)`` (the worktree, package builds and their
    verification, image builds, the UI build, the comparison with what the index and registry
    hold), concurrently. A problem here stops the release with nothing changed anywhere.
-2. **publish**: the bump commit; then upload, image push with channels and the UI deploy
+2. **confirmation** (``confirm``, when given): after the local work, before the first side
+   effect; a "no" stops the release with nothing changed.
+3. **publish**: the bump commit; then upload, image push with channels and the UI deploy
    concurrently; ``notify`` last, only after everything it reports has succeeded. A failed step
    stops the steps that depend on it and lets independent ones finish.
 
 A step that offers ``prepare``/``publish`` is split across the two phases; a step that only
-has ``run`` does all of its work in the publish phase (its own ``run`` still checks before
-its first side effect).
+has ``run`` (``notify``: its work is one request) does all of its work in the publish phase.
+The scheduler never raises for a step's failure: it returns a ``Report`` saying where it
+stopped, and ``failure(report)`` turns that into the error the task ends with.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,18 +40,36 @@ DEPENDS: Mapping[str, tuple[str, ...]] = {
 }
 ORDER = ("bump", "build", "upload", "push-image", "deploy-ui", "notify")
 
+# Where a release can end (``Report.stage``).
+LOCAL = "local"  # local work failed: nothing was changed anywhere
+CANCELLED = "cancelled"  # the confirmation was refused: nothing was changed
+DRY_RUN = "dry-run"  # everything was checked, built and described; nothing published
+PUBLISHED = "published"  # the side effects ran (``Report.ok`` says whether all succeeded)
+
+ACTIVE = ("preparing", "running", "describing")
+STOPPED = ("failed", "blocked")
+
 
 @dataclass
 class Outcome:
     """Where one step stands during and after the release."""
 
     step: str
-    state: str = "pending"  # pending, preparing, prepared, running, done, skipped, failed, blocked
+    # pending, preparing, prepared, running (describing in a dry run), done, dry-run, skipped,
+    # failed, blocked
+    state: str = "pending"
     summary: str = ""
     details: tuple[str, ...] = ()
     record: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
-    seconds: float = 0.0
+    started: float | None = None  # time.monotonic() when the current phase began
+    seconds: float = 0.0  # time spent so far, local work and publishing together
+
+    def elapsed(self, now: float | None = None) -> float:
+        """Seconds spent, counting the phase in progress."""
+        if self.state in ACTIVE and self.started is not None:
+            return self.seconds + max(0.0, (now or time.monotonic()) - self.started)
+        return self.seconds
 
 
 @dataclass
@@ -59,24 +79,32 @@ class Report:
     tag: str
     dry_run: bool
     outcomes: dict[str, Outcome]
+    stage: str = PUBLISHED
 
     @property
     def failed(self) -> list[str]:
-        return [name for name, o in self.outcomes.items() if o.state in ("failed", "blocked")]
+        return [name for name, o in self.outcomes.items() if o.state in STOPPED]
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return self.stage in (PUBLISHED, DRY_RUN) and not self.failed
+
+    def named(self, *states: str) -> list[str]:
+        return [name for name, o in self.outcomes.items() if o.state in states]
 
 
 class Scheduler:
-    """Runs the plan's steps: local work first, then side effects by their dependencies."""
+    """Runs the plan's steps: local work first, then side effects by their dependencies.
+
+    ``confirm`` is asked after the local work and before the first side effect (not in a
+    dry run); ``on_change`` hears every change of a step's state (the live view).
+    """
 
     def __init__(
         self,
         ctx: ReleaseContext,
         *,
-        confirm: Callable[[], bool] | None = None,
+        confirm: Callable[[Report], bool] | None = None,
         on_change: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.ctx = ctx
@@ -87,14 +115,11 @@ class Scheduler:
         self.prepared: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def _set(self, name: str, **changes: Any) -> None:
-        with self._lock:
-            outcome = self.outcomes[name]
-            for key, value in changes.items():
-                setattr(outcome, key, value)
-        self.on_change(outcome)
+    def report(self, stage: str) -> Report:
+        return Report(self.ctx.tag, self.ctx.options.dry_run, self.outcomes, stage)
 
-    def run(self) -> Report:
+    def load(self) -> None:
+        """The step objects of the plan's running steps; skipped ones say why."""
         for action in self.ctx.plan.actions:
             if not action.runs:
                 self._set(action.step, state="skipped", summary=action.skipped or "")
@@ -103,152 +128,178 @@ class Scheduler:
             if step is None:
                 raise ReleaseError(f"step {action.step} is not available in this version")
             self.steps[action.step] = step
+
+    def run(self) -> Report:
         from release.worktree import release_tree
 
-        # One worktree of the tagged commit, with the version written, for every build of
-        # both phases (steps open it too; it is reference-counted and removed at the end).
-        with release_tree(self.ctx):
-            self._local_phase()
-            if self.ctx.options.dry_run:
-                self._dry_run_phase()
-            else:
-                if self.confirm is not None and not self.confirm():
-                    raise ReleaseError(
-                        "release cancelled before any side effect: nothing was changed"
-                    )
+        if not self.steps:
+            self.load()
+        # What earlier runs recorded, read once before the steps' threads share the state.
+        self.ctx.state.fetch()
+        try:
+            # One worktree of the tagged commit, with the version written, for every build of
+            # both phases (it is reference-counted: steps open it too, and the last one out
+            # removes it).
+            with release_tree(self.ctx):
+                if not self._local_phase():
+                    return self.report(LOCAL)
+                if self.ctx.options.dry_run:
+                    self._dry_run_phase()
+                    return self.report(DRY_RUN)
+                if self.confirm is not None and not self.confirm(self.report(PUBLISHED)):
+                    return self.report(CANCELLED)
                 self._publish_phase()
-        return Report(self.ctx.plan.tag, self.ctx.options.dry_run, self.outcomes)
+                return self.report(PUBLISHED)
+        finally:
+            self._cleanup()
 
-    # -- phase 1: local work, all or nothing --------------------------------
+    # -- state changes ------------------------------------------------------------------
 
-    def _local_phase(self) -> None:
+    def _set(self, name: str, **changes: Any) -> None:
+        with self._lock:
+            outcome = self.outcomes[name]
+            now = time.monotonic()
+            state = changes.get("state")
+            if state in ACTIVE:
+                changes.setdefault("started", now)
+            elif state is not None and outcome.state in ACTIVE and outcome.started is not None:
+                changes.setdefault("seconds", outcome.seconds + now - outcome.started)
+                changes.setdefault("started", None)
+            for key, value in changes.items():
+                setattr(outcome, key, value)
+        self.on_change(outcome)
+
+    def _fail(self, name: str, error: BaseException) -> None:
+        self._set(name, state="failed", error=_message(error))
+
+    # -- phase 1: local work, all or nothing --------------------------------------------
+
+    def _local_phase(self) -> bool:
+        """Every step's ``prepare``, concurrently; False when any of them failed."""
         preparing = {n: s for n, s in self.steps.items() if hasattr(s, "prepare")}
         if not preparing:
-            return
-        errors: dict[str, BaseException] = {}
-        with ThreadPoolExecutor(max_workers=len(preparing)) as pool:
-            futures = {name: pool.submit(self._prepare, name, s) for name, s in preparing.items()}
-            for name, future in futures.items():
-                error = future.exception()
-                if error is not None:
-                    errors[name] = error
-        if errors:
-            lines = [f"{name}: {_message(error)}" for name, error in errors.items()]
-            raise ReleaseError(
-                "the release stopped during local work, before any side effect: "
-                + "; ".join(lines),
-                "nothing was changed anywhere; fix the problem and run the same command again",
-            )
+            return True
+        with ThreadPoolExecutor(max_workers=len(preparing), thread_name_prefix="prepare") as pool:
+            futures = [pool.submit(self._prepare, name, s) for name, s in preparing.items()]
+            results = [future.result() for future in futures]
+        return all(results)
 
-    def _prepare(self, name: str, step: Step) -> None:
+    def _prepare(self, name: str, step: Any) -> bool:
         self._set(name, state="preparing")
-        started = time.monotonic()
         try:
-            self.prepared[name] = step.prepare(self.ctx)  # type: ignore[attr-defined]
-        except BaseException as error:
-            self._set(name, state="failed", error=_message(error))
-            raise
-        self._set(name, state="prepared", seconds=time.monotonic() - started)
+            self.prepared[name] = step.prepare(self.ctx)
+        except BaseException as error:  # noqa: BLE001 - reported in the release's outcome
+            self._fail(name, error)
+            return False
+        self._set(name, state="prepared")
+        return True
 
-    # -- dry run: show what would be done ------------------------------------
+    def _cleanup(self) -> None:
+        """Release what preparations hold that their publish did not (a scratch folder)."""
+        for prepared in self.prepared.values():
+            cleanup = getattr(prepared, "cleanup", None)
+            if callable(cleanup):
+                cleanup()
+
+    # -- dry run: show what would be done -----------------------------------------------
 
     def _dry_run_phase(self) -> None:
         for name in ORDER:
-            step = self.steps.get(name)
+            step: Any = self.steps.get(name)
             if step is None:
                 continue
-            if name in self.prepared and hasattr(step, "describe"):
-                result: StepResult = step.describe(self.ctx, self.prepared[name])
-            else:
-                result = step.run(self.ctx)
+            self._set(name, state="describing")
+            try:
+                if name in self.prepared and hasattr(step, "describe"):
+                    result: StepResult = step.describe(self.ctx, self.prepared[name])
+                else:
+                    result = step.run(self.ctx)
+            except BaseException as error:  # noqa: BLE001 - reported in the release's outcome
+                self._fail(name, error)
+                continue
             self._finish(name, result)
 
-    # -- phase 2: side effects by dependency ---------------------------------
+    # -- phase 2: side effects by dependency --------------------------------------------
 
     def _publish_phase(self) -> None:
-        futures: dict[str, Future[StepResult]] = {}
-        with ThreadPoolExecutor(max_workers=len(ORDER)) as pool:
-            pending = [name for name in ORDER if name in self.steps]
-            while pending:
-                progressed = False
+        pending = [name for name in ORDER if name in self.steps]
+        running: dict[str, Future[None]] = {}
+        with ThreadPoolExecutor(max_workers=len(ORDER), thread_name_prefix="publish") as pool:
+            while pending or running:
                 for name in list(pending):
                     deps = [d for d in DEPENDS[name] if d in self.steps]
-                    states = [self.outcomes[d].state for d in deps]
-                    if any(s in ("failed", "blocked") for s in states):
-                        blockers = [
-                            d for d in deps if self.outcomes[d].state in ("failed", "blocked")
-                        ]
-                        self._set(
-                            name, state="blocked", error=f"not run: {', '.join(blockers)} failed"
-                        )
+                    stopped = [d for d in deps if self.outcomes[d].state in STOPPED]
+                    if stopped:
+                        self._set(name, state="blocked", error=f"needs {', '.join(stopped)}")
                         pending.remove(name)
-                        progressed = True
-                    elif all(s == "done" for s in states):
+                    elif all(self.outcomes[d].state == "done" for d in deps):
                         self._set(name, state="running")
-                        futures[name] = pool.submit(self._publish, name)
+                        running[name] = pool.submit(self._publish, name)
                         pending.remove(name)
-                        progressed = True
-                if not progressed:
-                    running = [f for n, f in futures.items() if self.outcomes[n].state == "running"]
-                    if not running:
-                        break
-                    _wait_any(running)
-            for future in futures.values():
-                future.exception()
+                if not running:
+                    break  # nothing left can start (it cannot happen: the graph has no cycle)
+                finished, _ = wait(running.values(), return_when=FIRST_COMPLETED)
+                running = {n: f for n, f in running.items() if f not in finished}
 
-    def _publish(self, name: str) -> StepResult:
-        step = self.steps[name]
-        started = time.monotonic()
+    def _publish(self, name: str) -> None:
+        step: Any = self.steps[name]
         try:
             if name in self.prepared and hasattr(step, "publish"):
                 result: StepResult = step.publish(self.ctx, self.prepared[name])
             else:
                 result = step.run(self.ctx)
-        except BaseException as error:
-            self._set(
-                name, state="failed", error=_message(error), seconds=time.monotonic() - started
-            )
-            raise
-        self._finish(name, result, seconds=time.monotonic() - started)
-        return result
+        except BaseException as error:  # noqa: BLE001 - reported in the release's outcome
+            self._fail(name, error)
+            return
+        self._finish(name, result)
 
-    def _finish(self, name: str, result: StepResult, seconds: float = 0.0) -> None:
+    def _finish(self, name: str, result: StepResult) -> None:
         self._set(
             name,
-            state="done" if result.status != "dry-run" else "dry-run",
+            state=_state_of(result),
             summary=result.summary,
-            details=result.details,
+            details=tuple(result.details),
             record=result.record,
-            seconds=seconds,
         )
 
 
-def _wait_any(futures: list[Future[StepResult]]) -> None:
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    wait(futures, return_when=FIRST_COMPLETED)
+def _state_of(result: StepResult) -> str:
+    if result.status in ("dry-run", "skipped"):
+        return result.status
+    return "done"
 
 
 def _message(error: BaseException) -> str:
     if isinstance(error, ReleaseError):
         return str(error)
-    return f"{type(error).__name__}: {error}"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(error).__name__}: {error} (a bug in release-tasks)"
 
 
-def failure(report: Report) -> StepError:
+def failure(report: Report) -> ReleaseError:
     """The error that ends a release that did not finish: what was done, what not, how to finish."""
-    done = [n for n, o in report.outcomes.items() if o.state == "done"]
-    failed = [f"{n} ({o.error})" for n, o in report.outcomes.items() if o.state == "failed"]
-    blocked = [n for n, o in report.outcomes.items() if o.state == "blocked"]
+    failed = [f"{n} ({report.outcomes[n].error})" for n in report.named("failed")]
+    if report.stage == LOCAL:
+        return ReleaseError(
+            "the release stopped during local work, before any side effect: " + "; ".join(failed),
+            "nothing was changed anywhere; fix the problem and run the same command again",
+        )
+    if report.stage == CANCELLED:
+        return ReleaseError(
+            f"release of {report.tag} cancelled before any side effect: nothing was changed",
+            "run the same command again and answer yes to publish, or pass --yes",
+        )
+    if report.stage == DRY_RUN:
+        return ReleaseError(f"the dry run of {report.tag} failed: " + "; ".join(failed))
+    blocked = [f"{n} ({report.outcomes[n].error})" for n in report.named("blocked")]
+    done = report.named("done")
     parts = [f"failed: {'; '.join(failed)}"]
     if blocked:
-        parts.append(f"not run: {', '.join(blocked)}")
+        parts.append(f"not run: {'; '.join(blocked)}")
     parts.append(f"done: {', '.join(done) or 'nothing'}")
     return StepError(
         f"release {report.tag} did not finish: " + "; ".join(parts),
-        "run the same command again to finish it",
+        "run the same command again to finish it (finished work is recognised, "
+        "nothing is published twice)",
     )
-
-
-def with_options(ctx: ReleaseContext, **changes: Any) -> ReleaseContext:
-    return dataclasses.replace(ctx, options=dataclasses.replace(ctx.options, **changes))

@@ -28,9 +28,6 @@ from release.git import Git, GitError
 
 NOTES_NAMESPACE = "refs/notes/release"
 PUSH_ATTEMPTS = 5
-# The scheduler's steps record concurrently, each its own step in the one local file:
-# its read-modify-write must not interleave, or one step's record overwrites another's.
-_LOCAL_LOCK = threading.Lock()
 
 Record = dict[str, Any]
 
@@ -57,6 +54,9 @@ class ReleaseState:
         self.remote = remote  # None: offline, nothing fetched or pushed
         self._mask = mask
         self._fetched = False
+        # The steps of `invoke release` share this object from several threads: one fetch,
+        # and one writer of the local file at a time.
+        self._lock = threading.RLock()
 
     # -- reading -------------------------------------------------------------
 
@@ -88,22 +88,23 @@ class ReleaseState:
 
     def fetch(self) -> None:
         """Bring the remote's notes for every step into the local notes refs (once)."""
-        if self.remote is None or self._fetched:
-            return
-        try:
-            self.git.run(
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                self.remote,
-                f"+{NOTES_NAMESPACE}/*:{NOTES_NAMESPACE}/*",
-            )
-        except GitError as error:
-            raise ReleaseError(
-                f"could not read the release state from {self.remote}: {error.message}",
-                "check that the remote is reachable, or pass --offline",
-            ) from None
-        self._fetched = True
+        with self._lock:
+            if self.remote is None or self._fetched:
+                return
+            try:
+                self.git.run(
+                    "fetch",
+                    "--quiet",
+                    "--no-tags",
+                    self.remote,
+                    f"+{NOTES_NAMESPACE}/*:{NOTES_NAMESPACE}/*",
+                )
+            except GitError as error:
+                raise ReleaseError(
+                    f"could not read the release state from {self.remote}: {error.message}",
+                    "check that the remote is reachable, or pass --offline",
+                ) from None
+            self._fetched = True
 
     def get(self, step: str) -> Record | None:
         """The newest record of ``step`` for this version, local or from the remote's note."""
@@ -133,16 +134,19 @@ class ReleaseState:
         return record
 
     def _write_local(self, step: str, record: Record) -> None:
-        with _LOCAL_LOCK:
-            data = self._local()
-            data[step] = record
-            path = self.local_path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=2, sort_keys=True)
-                handle.write("\n")
-            os.replace(tmp, path)
+        with self._lock:
+            self._replace_local(step, record)
+
+    def _replace_local(self, step: str, record: Record) -> None:
+        data = self._local()
+        data[step] = record
+        path = self.local_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
 
     def _write_note(self, step: str, record: Record) -> None:
         note = self._note(step)
@@ -182,11 +186,15 @@ class ReleaseState:
         )
 
 
+_NEUTRAL_IDENTITY = {
+    "GIT_AUTHOR_NAME": "release-tasks",
+    "GIT_COMMITTER_NAME": "release-tasks",
+    "GIT_AUTHOR_EMAIL": "release-tasks@localhost",
+    "GIT_COMMITTER_EMAIL": "release-tasks@localhost",
+}
+
+
 def _notes_identity(git: Git) -> dict[str, str]:
-    """git notes needs a committer; fall back to a neutral one on bare CI runners."""
-    env: dict[str, str] = {}
-    if not git.config("user.name") and "GIT_COMMITTER_NAME" not in os.environ:
-        env["GIT_COMMITTER_NAME"] = env["GIT_AUTHOR_NAME"] = "release-tasks"
-    if not git.config("user.email") and "GIT_COMMITTER_EMAIL" not in os.environ:
-        env["GIT_COMMITTER_EMAIL"] = env["GIT_AUTHOR_EMAIL"] = "release-tasks@localhost"
-    return env
+    """git notes needs a committer: the bump commit's (``Git.identity``), else a neutral one
+    on bare CI runners."""
+    return {**_NEUTRAL_IDENTITY, **git.identity()}

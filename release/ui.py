@@ -33,7 +33,6 @@ Pre-releases are built and not deployed (``deploy_ui``, the task's entry point).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -55,6 +54,7 @@ from release import console
 from release.config import UI, Config, VersionFile
 from release.context import Options, ReleaseContext, StepResult
 from release.errors import ReleaseError, StepError
+from release.httpclient import basic_authorization, is_loopback, session
 from release.version import Kind
 
 if TYPE_CHECKING:
@@ -114,8 +114,8 @@ class PublishProfile:
 
     @property
     def authorization(self) -> str:
-        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
-        return f"Basic {token}"
+        """The Basic credentials of the profile (masked from the moment they exist)."""
+        return basic_authorization(self.username, self.password)
 
 
 def parse_publish_profile(text: str) -> PublishProfile:
@@ -178,8 +178,8 @@ def parse_publish_profile(text: str) -> PublishProfile:
         password=password,
         method=element.get("publishMethod", ""),
     )
-    # The Basic credentials are derived from the password: mask them too.
-    console.register_secret(profile.authorization.removeprefix("Basic "))
+    # The Basic credentials are derived from the password: making them masks them too.
+    basic_authorization(username, password)
     return profile
 
 
@@ -261,7 +261,7 @@ def scm_base_url(profile: PublishProfile | None, ui: UI, env: Mapping[str, str])
     override = env.get(SCM_URL_ENV, "").strip()
     if override:
         parts = urlsplit(override)
-        local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        local = is_loopback(parts.hostname)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ReleaseError(f"{SCM_URL_ENV}={override!r} is not an http(s) URL")
         if parts.scheme == "http" and not local:
@@ -501,14 +501,10 @@ class Kudu:
     """The client of one SCM site's deployment API, with the profile's Basic credentials."""
 
     def __init__(self, target: Target, profile: PublishProfile) -> None:
-        import requests
-
         self.target = target
         self.profile = profile
-        self.session = requests.Session()
-        self.session.trust_env = False  # no proxies or .netrc: the profile is the credential
+        self.session = session(direct=True)  # no proxies or .netrc: the profile is the credential
         self.session.headers["Authorization"] = profile.authorization
-        self.session.headers["User-Agent"] = "release-tasks"
 
     def close(self) -> None:
         self.session.close()

@@ -11,6 +11,8 @@ free port in the session's temporary directory and is stopped when the session e
 - ``docker_engine``: the running engine, or our own dockerd; skips with the reason when
   there is none, and fails instead when ``RELEASE_TEST_REQUIRE_DOCKER=1`` (CI sets it).
 - ``base_image``: the tag of a busybox image imported into that engine, to build ``FROM``.
+- ``kudu_server``: the Azure deployment (Kudu) contract server of the app ``demo-ui``, whose
+  deployment password is ``KUDU_PASSWORD``; ``kudu`` is the same server, reset for the test.
 
 Each fixture object has ``env()``: the variables that point the release tool at it.
 """
@@ -23,6 +25,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from release.localservices.azure import KuduServer
 from release.localservices.engine import DockerEngine, EngineUnavailableError, ensure_base_image
 from release.localservices.pypi import PypiServer
 from release.localservices.registry import Registry
@@ -30,6 +33,7 @@ from release.localservices.registry import Registry
 PYPI_USERNAME = "release-test"
 REGISTRY_USERNAME = "release-test"
 REGISTRY_PASSWORD = "release-test-registry-password"
+KUDU_PASSWORD = "kudu-test-secret-Vb81kLq0-7hQ2wX9p"
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +98,17 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEn
 def base_image(docker_engine: DockerEngine) -> str:
     """The tag of the busybox base image in the engine (imported once, no Docker Hub)."""
     return ensure_base_image(docker_engine.docker_host)
+
+
+@pytest.fixture(scope="session")
+def kudu_server() -> Iterator[KuduServer]:
+    """The Azure deployment API contract server of ``demo-ui`` (password ``KUDU_PASSWORD``)."""
+    with KuduServer("$demo-ui", KUDU_PASSWORD) as server:
+        yield server
+
+
+@pytest.fixture
+def kudu(kudu_server: KuduServer) -> KuduServer:
+    """The Kudu server with no deployment and no switch left from an earlier test."""
+    kudu_server.reset()
+    return kudu_server

@@ -8,8 +8,9 @@ terminate, wait, kill its whole process group, also when the start failed and, t
 ``atexit``, when the test session forgot to.
 
 This module holds what they share: picking a free port, polling, the child-process handle,
-the error type and the htpasswd writer. It imports no launcher, so importing it stays cheap
-and the launchers can import it without a cycle.
+the error type, the htpasswd writer, and serving an in-process HTTP server on a thread (the
+contract servers: Discord, Azure, the token server). It imports no launcher, so importing it
+stays cheap and the launchers can import it without a cycle.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self, TypeVar
@@ -36,7 +39,9 @@ __all__ = [
     "ServiceError",
     "ServiceProcess",
     "free_port",
+    "serve_http",
     "start_http_service",
+    "stop_http",
     "wait_for_http",
     "wait_until",
     "write_htpasswd",
@@ -298,3 +303,29 @@ def start_http_service(
             raise
         return process, chosen
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def serve_http(
+    handler: type[BaseHTTPRequestHandler], name: str
+) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    """Serve ``handler`` on a free port of 127.0.0.1 from a daemon thread named ``name``.
+
+    Each request gets its own daemon thread. The loop polls every 50 ms, which is as long as
+    :func:`stop_http` waits for it.
+    """
+    server = ThreadingHTTPServer((LOCALHOST, 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+    )
+    thread.start()
+    return server, thread
+
+
+def stop_http(server: ThreadingHTTPServer | None, thread: threading.Thread | None) -> None:
+    """Stop what :func:`serve_http` started: the loop, the socket, then the thread."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+    if thread is not None:
+        thread.join(timeout=10)

@@ -37,7 +37,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import quoteattr
 
-from release.localservices import LOCALHOST, LocalService, ServiceError
+from release.localservices import LOCALHOST, LocalService, ServiceError, serve_http, stop_http
 
 __all__ = ["KuduServer", "ReceivedDeployment", "demo_server", "publish_profile"]
 
@@ -116,21 +116,13 @@ class KuduServer(LocalService):
     def start(self) -> Self:
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer((LOCALHOST, 0), _handler(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="kudu", daemon=True)
-        self._thread.start()
+        self._server, self._thread = serve_http(_handler(self), "kudu")
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        stop_http(server, thread)
 
     @property
     def app(self) -> str:

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from release.localservices import LOCALHOST, LocalService
+from release.localservices import LOCALHOST, LocalService, serve_http, stop_http
 
 _PATH = re.compile(
     r"^/api(?:/v\d+)?/webhooks/(?P<id>[^/]+)/(?P<token>[^/]+)(?:/messages/(?P<message>[^/]+))?/?$"
@@ -213,27 +213,14 @@ class DiscordWebhookServer(LocalService):
         state = self._state
         state.released.clear()
         handler = type("Handler", (_Handler,), {"state": state})
-        server = ThreadingHTTPServer((LOCALHOST, 0), handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # shutdown() waits up to one interval
-            name="discord-contract",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server, self._thread = serve_http(handler, "discord-contract")
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
+        thread, self._thread = self._thread, None
         self._state.released.set()  # lets a held answer go
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        stop_http(server, thread)
 
     # -- what tests use ----------------------------------------------------------
 

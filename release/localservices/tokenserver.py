@@ -30,22 +30,25 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from release.localservices import LOCALHOST, LocalService, ServiceError
+from release.localservices import LOCALHOST, LocalService, ServiceError, serve_http, stop_http
 from release.localservices.registry import TokenAuth
 
-__all__ = ["TokenServer"]
+__all__ = ["Signer", "TokenServer", "make_signer"]
 
 TOKEN_PATH = "/token"
 
 
 @dataclass(frozen=True)
-class _Signer:
+class Signer:
+    """An RSA key and its self-signed certificate (the registry's ``rootcertbundle``)."""
+
     key: Any  # cryptography RSAPrivateKey
     certificate_der: bytes
     certificate_pem: bytes
 
 
-def _make_signer(common_name: str) -> _Signer:
+def make_signer(common_name: str) -> Signer:
+    """A new RSA key with a self-signed CA certificate for ``common_name``, valid 30 days."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -65,7 +68,7 @@ def _make_signer(common_name: str) -> _Signer:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    return _Signer(
+    return Signer(
         key,
         certificate.public_bytes(serialization.Encoding.DER),
         certificate.public_bytes(serialization.Encoding.PEM),
@@ -101,7 +104,7 @@ class TokenServer(LocalService):
         self.ttl = ttl
         self.certificate_path = workdir / "token-root.pem"
         self.issued: list[tuple[str | None, tuple[str, ...]]] = []
-        self._signer: _Signer | None = None
+        self._signer: Signer | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -129,28 +132,15 @@ class TokenServer(LocalService):
         if self._server is not None:
             return self
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._signer = _make_signer(self.issuer)
+        self._signer = make_signer(self.issuer)
         self.certificate_path.write_bytes(self._signer.certificate_pem)
-        server = ThreadingHTTPServer((LOCALHOST, 0), self._handler_class())
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="token-server",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server, self._thread = serve_http(self._handler_class(), "token-server")
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        stop_http(server, thread)
 
     # -- tokens ----------------------------------------------------------------------------
 

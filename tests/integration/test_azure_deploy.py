@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,21 +26,10 @@ from release.ui import (
     zip_folder,
 )
 from tests.repos import Repo
+from tests.services import KUDU_PASSWORD
 
-PASSWORD = "kudu-client-secret-Vb81kLq0"
+PASSWORD = KUDU_PASSWORD
 TAG = "version/4.2.0"
-
-
-@pytest.fixture(scope="module")
-def kudu_server() -> Iterator[KuduServer]:
-    with KuduServer("$demo-ui", PASSWORD) as server:
-        yield server
-
-
-@pytest.fixture
-def kudu(kudu_server: KuduServer) -> KuduServer:
-    kudu_server.reset()
-    return kudu_server
 
 
 @pytest.fixture

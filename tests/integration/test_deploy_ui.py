@@ -10,30 +10,18 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from release.localservices.azure import KuduServer, publish_profile
 from tests.repos import DEMO, Repo
+from tests.services import KUDU_PASSWORD
 
 pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
 
-PASSWORD = "kudu-integration-secret-7hQ2wX9p"
+PASSWORD = KUDU_PASSWORD
 TAG = "version/4.2.0"
-
-
-@pytest.fixture(scope="session")
-def kudu_server() -> Iterator[KuduServer]:
-    with KuduServer("$demo-ui", PASSWORD) as server:
-        yield server
-
-
-@pytest.fixture
-def kudu(kudu_server: KuduServer) -> KuduServer:
-    kudu_server.reset()
-    return kudu_server
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ built from the busybox base in the engine is pushed and listed by the registry.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import io
 import os
@@ -151,26 +150,11 @@ def test_auth_registry_challenges_and_accepts_its_user(
 
 def self_signed_certificate(directory: Path) -> Path:
     """A PEM certificate for the token registry's root bundle (the registry only loads it)."""
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    pytest.importorskip("cryptography.x509")
+    from release.localservices.tokenserver import make_signer
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "release-test token issuer")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
     path = directory / "token-root.pem"
-    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    path.write_bytes(make_signer("release-test token issuer").certificate_pem)
     return path
 
 

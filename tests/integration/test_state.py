@@ -86,3 +86,24 @@ def test_a_secret_is_never_recorded(repo: Repo):
     with pytest.raises(ReleaseError, match="refusing to record a secret"):
         state(repo).record("notify", {"url": "https://x/s3cret-value-123"})
     assert not (repo.path / ".git" / "release-state" / "1.0.0.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("bot", "committer"),
+    [
+        ({}, "release-tasks <release-tasks@localhost>"),
+        (
+            {"RELEASE_GIT_AUTHOR": "Release Bot", "RELEASE_GIT_EMAIL": "bot@example.org"},
+            "Release Bot <bot@example.org>",
+        ),
+    ],
+)
+def test_on_a_runner_without_git_identity_notes_are_by_the_bump_commits_author(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, bot: dict[str, str], committer: str
+):
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in bot.items():
+        monkeypatch.setenv(key, value)
+    state(repo).record("notify", {"message": "1"})
+    assert repo.git("log", "-1", "--format=%cn <%ce>", "refs/notes/release/notify") == committer

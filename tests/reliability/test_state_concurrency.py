@@ -21,9 +21,9 @@ def test_concurrent_records_of_different_steps_are_all_kept(tmp_path: Path) -> N
     steps = [f"step-{n}" for n in range(6)]
     rounds = 5
     start = threading.Barrier(len(steps))
+    state = ReleaseState(git, commit, "1.0.0", None)  # shared, as the scheduler's steps share it
 
     def write(step: str) -> None:
-        state = ReleaseState(git, commit, "1.0.0", None)
         start.wait()
         for number in range(rounds):
             state.record(step, {"round": number})

@@ -12,14 +12,15 @@ from release.config import Config, Image, Registry
 from release.errors import ReleaseError
 from release.images import (
     BuildLog,
-    Credentials,
+    PreparedImages,
     created_time,
     image_targets,
     oci_labels,
     parse_step,
-    registry_credentials,
+    push_auth,
     source_url,
 )
+from release.registry import registry_credentials
 from release.version import parse_version
 
 NODE = Image(
@@ -123,12 +124,15 @@ def test_the_build_log_keeps_the_image_id_and_the_last_lines():
     assert list(log.tail)[-1] == "line 39" and len(log.tail) < 40
 
 
-def test_credentials_from_the_environment_are_masked_at_once():
+def test_the_push_uses_the_credentials_of_the_registry_api():
     env = {"RELEASE_REGISTRY_USERNAME": "robot", "RELEASE_REGISTRY_PASSWORD": "hunter2-registry"}
     credentials = registry_credentials(Registry("harbor.example.org"), env)
-    assert credentials == Credentials("robot", "hunter2-registry", credentials.source)
-    assert "hunter2-registry" not in repr(credentials)
+    assert push_auth(credentials) == {"username": "robot", "password": "hunter2-registry"}
     assert console.mask("token hunter2-registry") == "token ***"
+
+
+def test_without_credentials_the_engine_pushes_with_its_own_login():
+    assert push_auth((None, None)) is None
 
 
 def test_half_of_the_credential_pair_is_an_error():
@@ -140,6 +144,10 @@ def test_docker_login_credentials_are_used_when_the_environment_has_none(tmp_pat
     auth = base64.b64encode(b"robot:from-docker-config").decode()
     (tmp_path / "config.json").write_text(json.dumps({"auths": {"h.example.org": {"auth": auth}}}))
     credentials = registry_credentials(Registry("h.example.org"), {"DOCKER_CONFIG": str(tmp_path)})
-    assert credentials is not None
-    assert (credentials.username, credentials.password) == ("robot", "from-docker-config")
+    assert push_auth(credentials) == {"username": "robot", "password": "from-docker-config"}
     assert console.mask("from-docker-config") == "***"
+
+
+def test_the_prepared_step_never_shows_the_password():
+    prepared = PreparedImages((), {}, (), ("robot", "hunter2-prepared"))
+    assert "hunter2-prepared" not in repr(prepared)

@@ -173,3 +173,25 @@ def test_a_file_that_is_no_archive_differs_with_a_reason(tmp_path: Path) -> None
     a.write_bytes(b"not a tar")
     b = _sdist(tmp_path / "y.tar.gz", MEMBERS, 1)
     assert "cannot be compared as archives" in (archive_difference(a, b) or "")
+
+
+def test_an_html_error_page_is_reduced_to_its_words_without_its_style() -> None:
+    import requests
+
+    from release.index import answer_text
+
+    response = requests.Response()
+    response.status_code = 403
+    response.reason = "Forbidden"
+    response.headers["Content-Type"] = "text/html; charset=UTF-8"
+    response._content = (
+        b"<html><head><title>Error: 403 Forbidden</title><style type='text/css'>"
+        b"html {background-color: #eee;}</style></head><body><h1>Error: 403 Forbidden</h1>"
+        b"<p>Sorry, the requested URL <tt>&#039;http://127.0.0.1:8080/&#039;</tt> caused an "
+        b"error:</p><pre>Forbidden</pre></body></html>"
+    )
+    said = answer_text(response)
+    assert said == (
+        "403 Forbidden: Error: 403 Forbidden Sorry, the requested URL "
+        "'http://127.0.0.1:8080/' caused an error: Forbidden"
+    )
