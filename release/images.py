@@ -252,8 +252,9 @@ def reachability_problems(registry: Registry) -> list[str]:
 # -- the engine --------------------------------------------------------------------
 
 
-def _engine_errors() -> tuple[type[Exception], ...]:
-    """What a failing engine raises (imported here: docker and requests load only when used)."""
+def _engine_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of the Docker SDK and of requests under it (imported on use, so that
+    loading this module for its checks does not import them)."""
     import docker.errors
     import requests
 
