@@ -562,12 +562,19 @@ class Kudu:
         )
 
     def check_access(self) -> None:
-        """List the site's deployments: raises when it is unreachable or refuses us."""
+        """List the site's deployments: raises when it is unreachable, refuses us, or keeps
+        failing (a 5xx after every attempt: the deployment would meet the same site)."""
         response = self._request("GET", self.target.url("/api/deployments"))
         if response.status_code == 403:
             raise ReleaseError(
                 f"the SCM site {self.target.host} refused access (403)",
                 "check the app's access restrictions for its SCM site",
+            )
+        if response.status_code >= 400:
+            raise ReleaseError(
+                f"the SCM site {self.target.host} cannot list its deployments: "
+                f"{_describe(response)}",
+                "check the app's health in the portal, then run the same command again",
             )
 
     def start(self, archive: Archive, deadline: float) -> str:

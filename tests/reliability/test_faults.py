@@ -243,7 +243,10 @@ def test_fault(make_world: MakeWorld, scenario: Scenario) -> None:
         settle_unknown_answer(world, scenario, first)
     elif scenario.stops:
         assert first.returncode == 1, first
-        assert_one_clear_message(first, NAMES[scenario.service], traceback=scenario.debug)
+        where = [NAMES[scenario.service]]
+        if scenario.service in world.proxies:
+            where.append(world.proxies[scenario.service].host)  # its address names it too
+        assert_one_clear_message(first, where, traceback=scenario.debug)
         assert scenario.says in "\n".join(first.errors()), first
         scenario.heal(world)
         if scenario.before_side_effects:
@@ -272,15 +275,18 @@ def settle_unknown_answer(world: World, scenario: Scenario, first: Outcome) -> N
     assert len(world.discord_messages()) == 1
 
 
-def assert_one_clear_message(outcome: Outcome, service: str, *, traceback: bool = False) -> None:
+def assert_one_clear_message(
+    outcome: Outcome, service: list[str], *, traceback: bool = False
+) -> None:
     """One ``error:`` line (or one per pre-flight problem and their count), naming the
-    service, without an internal error, and without a traceback unless RELEASE_DEBUG=1."""
+    service (or its address), without an internal error, and without a traceback unless
+    RELEASE_DEBUG=1."""
     errors = outcome.errors()
     assert errors, outcome
     assert not any("internal error" in line for line in errors), outcome
     shown = "Traceback (most recent call last)" in outcome.output
     assert shown == traceback, outcome
-    assert any(service.lower() in line.lower() for line in errors), outcome
+    assert any(name.lower() in line.lower() for line in errors for name in service), outcome
 
 
 def test_an_undisturbed_release_meets_every_invariant(make_world: MakeWorld) -> None:
