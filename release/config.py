@@ -159,7 +159,13 @@ def load_config(
             "add one with a [tool.release] table",
         )
     files = _working_tree_files(root) if check_paths else None
-    return parse_config(path.read_text(encoding="utf-8"), files, env, source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte at offset {error.start})", "save it as UTF-8"
+        ) from None
+    return parse_config(text, files, env, source=str(path))
 
 
 def _working_tree_files(root: Path) -> list[str]:

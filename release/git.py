@@ -20,11 +20,24 @@ class GitError(ReleaseError):
     """A git command failed; ``stderr`` holds git's own words."""
 
     def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
-        last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {returncode}"
-        super().__init__(f"git {' '.join(args[:2])} failed: {last}")
+        super().__init__(f"git {' '.join(args[:2])} failed: {_cause(stderr, returncode)}")
         self.args_ = tuple(args)
         self.returncode = returncode
         self.stderr = stderr
+
+
+def _cause(stderr: str, returncode: int) -> str:
+    """git's own reason: its first ``fatal:``/``error:`` line, else its last line.
+
+    After the reason git often adds advice ("Please make sure you have the correct access
+    rights / and the repository exists."), whose last line alone says nothing.
+    """
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line.removeprefix(prefix)
+    return lines[-1] if lines else f"exit code {returncode}"
 
 
 _FULL_HASH = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -92,7 +105,8 @@ class Git:
             ["git", *args],
             cwd=self.root,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="replace",  # a commit message in another encoding must not crash a read
             input=input,
             env=merged,
             check=False,
@@ -206,14 +220,27 @@ class Git:
         return list(names)
 
     def show(self, commit: str, path: str) -> str | None:
+        """The text of ``path`` in ``commit`` (None when it has no such file).
+
+        Raises a ``ReleaseError`` naming the file when it is not UTF-8 text. Files of a full
+        commit hash are remembered within the process (a commit never changes).
+        """
         if (commit, path) in self._shown:
             return self._shown[(commit, path)]
-        result = self.run("show", f"{commit}:{path}", check=False)
-        if result.returncode != 0:
+        data = self.blob(commit, path)
+        if data is None:
             return None  # not remembered: a later fetch may bring the object
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ReleaseError(
+                f"{path} in commit {commit[:12]} is not UTF-8 text "
+                f"(byte 0x{data[error.start]:02x} at offset {error.start})",
+                "save it as UTF-8",
+            ) from None
         if _FULL_HASH.fullmatch(commit):
-            self._shown[(commit, path)] = result.stdout
-        return result.stdout
+            self._shown[(commit, path)] = text
+        return text
 
     def blob(self, commit: str, path: str) -> bytes | None:
         """The bytes of ``path`` in ``commit`` (None when it has no such file)."""

@@ -12,7 +12,10 @@ For every ``[[tool.release.images]]`` entry, ``push-image``
    .created`` (``created`` is the tagged commit's time, not the clock);
 3. pushes them concurrently: the ``{version}`` extra tags first and the version
    tag last, so that an existing version tag means the image is complete. A fixed
-   extra tag that already exists is kept, never overwritten;
+   extra tag that already exists is kept, never overwritten. A push that fails (the
+   engine retries layers, not the manifest: a 5xx or a cut connection on it fails the
+   push) is tried again twice, after 1 and 2 s; a push is idempotent, and a refusal of
+   the credentials is not retried;
 4. moves the image's channel tags (``release.channels``) and records the tags and
    digests in the release's state.
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +57,8 @@ LABEL_PREFIX = "org.opencontainers.image"
 FAILURE_LINES = 15  # lines of build output shown with a failed build
 MAX_CONCURRENT = 4
 ENGINE_TIMEOUT = 600  # seconds: a push of a large layer answers slowly
+PUSH_ATTEMPTS = 3
+PUSH_BACKOFF = 1.0  # seconds before the second attempt, doubled for each further one
 
 
 # -- what each image becomes (pure) --------------------------------------------
@@ -257,8 +263,7 @@ def _engine_errors() -> tuple[type[BaseException], ...]:
 
 def engine_client(env: Mapping[str, str]) -> Any:
     """A Docker SDK client for the engine ``DOCKER_HOST`` names (its default socket otherwise)."""
-    import docker
-    import docker.errors
+    import docker  # the SDK and requests load only where the engine is used (start-up)
 
     try:
         return docker.from_env(environment=dict(env), timeout=ENGINE_TIMEOUT)
@@ -456,6 +461,23 @@ def push_tag(
     return digest
 
 
+def push_tag_with_retries(
+    client: Any, target: ImageTarget, tag: str, auth: Mapping[str, str] | None, show: Display
+) -> str | None:
+    """``push_tag``, tried again when it fails for another reason than the credentials."""
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        try:
+            return push_tag(client, target, tag, auth, show)
+        except ReleaseError as error:
+            said = error.message.lower()
+            if attempt == PUSH_ATTEMPTS or "unauthorized" in said or "denied" in said:
+                raise
+            delay = PUSH_BACKOFF * 2 ** (attempt - 1)
+            console.warn(f"{error.message}; trying again in {delay:g} s")
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def concurrently(function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     """``function`` over ``items`` in threads; results in order, exceptions as values."""
     if not items:
@@ -535,7 +557,7 @@ def push_images(
                 for tag in target.push_order:
                     if tag in kept:
                         continue
-                    digest = push_tag(client, target, tag, auth, show) or digest
+                    digest = push_tag_with_retries(client, target, tag, auth, show) or digest
                     pushed.append(tag)
             finally:
                 client.close()

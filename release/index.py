@@ -5,7 +5,8 @@ both serve) which files of a project exist, before it uploads anything:
 
 - PEP 691 JSON is asked for first, PEP 503 HTML is understood too (pypiserver serves only
   HTML); a 404 means the project is not published.
-- Connection errors and 5xx answers are retried with backoff; any other answer is final.
+- Connection errors, 5xx and 429 (rate limited) answers are retried with backoff (a 429's
+  ``Retry-After`` is honoured, up to a minute); any other answer is final.
 - Redirects are followed only on the same host: the tool never follows the index to
   another host (an unknown project on a misconfigured mirror must not be looked up on
   pypi.org). Links to files may point elsewhere (PyPI's files live on another host).
@@ -46,6 +47,7 @@ ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0
 RETRIES = 4  # after the first attempt: waits of 1, 2, 4, 8 seconds
 BACKOFF = 1.0
 MAX_REDIRECTS = 5
+MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is cut to this
 TIMEOUT = (10.0, 60.0)  # connect, read
 CHUNK = 1024 * 1024
 
@@ -71,6 +73,22 @@ class IndexFile:
 # -- HTTP ----------------------------------------------------------------------
 
 
+def retryable(status: int) -> bool:
+    """Whether an answer with ``status`` is worth another attempt: 5xx, or 429 (rate limited)."""
+    return status >= 500 or status == 429
+
+
+def retry_delay(response: requests.Response, default: float) -> float:
+    """How long to wait before the next attempt: the answer's ``Retry-After`` seconds when
+    it gives them (at most ``MAX_RETRY_AFTER``), else ``default``."""
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return default
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
 def request(
     session: requests.Session,
     method: str,
@@ -81,7 +99,8 @@ def request(
     stream: bool = False,
     headers: Mapping[str, str] | None = None,
 ) -> requests.Response:
-    """``method url`` with retries on connection errors and 5xx, redirects on the same host only.
+    """``method url`` with retries on connection errors, 5xx and 429, redirects on the same
+    host only.
 
     Returns the final response, whatever its status (the caller decides what a 404 means).
     Raises ``IndexFailure`` when every attempt failed or a redirect leaves the host.
@@ -90,6 +109,7 @@ def request(
 
     attempt = 0
     while True:
+        delay = backoff * 2**attempt
         try:
             response = _follow(session, method, url, stream=stream, headers=headers)
         except (requests.ConnectionError, requests.Timeout) as error:
@@ -98,12 +118,11 @@ def request(
                     f"{url} is not reachable after {attempt + 1} attempts ({_reason(error)})"
                 ) from None
         else:
-            if response.status_code < 500:
+            if not retryable(response.status_code) or attempt >= retries:
                 return response
-            if attempt >= retries:
-                return response
+            delay = retry_delay(response, delay)
             response.close()
-        time.sleep(backoff * 2**attempt)
+        time.sleep(delay)
         attempt += 1
 
 

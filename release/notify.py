@@ -112,6 +112,28 @@ def commit_subjects(git: Git, commit: str, since: str | None, bump: re.Pattern[s
     return [s for s in result.stdout.splitlines() if s.strip() and not bump.fullmatch(s.strip())]
 
 
+def changelog_problems(git: Git, commit: str, config: Config) -> list[str]:
+    """A changelog the announcement would quote must be UTF-8 text: checked before the
+    release's first side effect (the announcement itself is written last)."""
+    changelog = config.discord.changelog if config.discord else None
+    problems = []
+    for path in [changelog] if changelog else list(CHANGELOG_CANDIDATES):
+        data = git.blob(commit, path)
+        if data is None:
+            continue
+        if b"\0" in data:
+            problems.append(f"{path} is not a text file (it holds NUL bytes)")
+            continue
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            problems.append(
+                f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+                f"{error.start}): save it as UTF-8"
+            )
+    return problems
+
+
 def release_notes(
     git: Git,
     commit: str,
@@ -644,7 +666,7 @@ class NotifyStep:
 
     def problems(self, ctx: ReleaseContext) -> list[str]:
         register_webhook_secrets(ctx.env)
-        problems: list[str] = []
+        problems: list[str] = changelog_problems(ctx.git, ctx.commit, ctx.config)
         value = ctx.env.get(WEBHOOK_ENV, "").strip()
         if not value:
             if not ctx.options.skip_credentials:

@@ -16,8 +16,8 @@ then uploads what is missing with twine's package reader and credential resoluti
   ``TWINE_PASSWORD``, the ``~/.pypirc`` entry of the upload URL, the keyring, trusted
   publishing. The password or token is registered with the console's mask when read.
 - Each file is streamed from disk (a multipart encoder reading the open file), with a rich
-  progress bar; connection errors and 5xx answers are retried with backoff; a 4xx shows
-  the index's own message. twine's ``Repository.upload`` is not used because it retries
+  progress bar; connection errors, 5xx and 429 answers are retried with backoff; any other
+  4xx shows the index's own message. twine's ``Repository.upload`` is not used because it retries
   5xx without backoff, does not retry connection errors and prints to stdout itself.
 
 ``UPLOAD.problems`` (the step's pre-flight): credentials are present (unless
@@ -64,6 +64,8 @@ from release.index import (
     compare,
     counterpart,
     normalize,
+    retry_delay,
+    retryable,
 )
 from release.pypi_credentials import Credentials, credential_problem, credentials, display_url
 from release.worktree import release_tree
@@ -600,7 +602,8 @@ def post_file(
     backoff: float = UPLOAD_BACKOFF,
 ) -> requests.Response:
     """POST ``fields`` and the file as multipart, streamed from disk; retry on connection
-    errors and 5xx with backoff. Redirects are not followed. Returns the final response."""
+    errors, 5xx and 429 with backoff (or the 429's Retry-After). Redirects are not followed.
+    Returns the final response."""
     import requests
     from requests_toolbelt import (  # type: ignore[import-untyped]
         MultipartEncoder,
@@ -609,6 +612,7 @@ def post_file(
 
     attempt = 0
     while True:
+        delay = backoff * 2**attempt
         with path.open("rb") as handle:
             encoder = MultipartEncoder(
                 [*fields, ("content", (path.name, handle, "application/octet-stream"))]
@@ -631,10 +635,11 @@ def post_file(
                         f"{attempt + 1} attempts ({type(error).__name__})"
                     ) from None
             else:
-                if response.status_code < 500 or attempt >= retries:
+                if not retryable(response.status_code) or attempt >= retries:
                     return response
+                delay = retry_delay(response, delay)
                 console.warn(f"{path.name}: the index answered {response.status_code}; retrying")
-        time.sleep(backoff * 2**attempt)
+        time.sleep(delay)
         attempt += 1
 
 

@@ -18,7 +18,9 @@
    The ``Location`` answered is polled until the deployment succeeds (status 4) or fails
    (3, with Azure's log), at most ``ui.deploy-timeout`` seconds. ``409`` (another
    deployment running) waits and retries within the same time; ``401`` explains how to
-   enable SCM basic authentication. ``RELEASE_AZURE_SCM_URL`` replaces the SCM site of the
+   enable SCM basic authentication. A cut connection, a 5xx or a 429 is tried again (four
+   attempts, 1, 2 and 4 s apart, or ``Retry-After``): polls are reads, and deploying the
+   same zip twice leaves the same site. ``RELEASE_AZURE_SCM_URL`` replaces the SCM site of the
    profile (tests point it at ``release.localservices.azure``).
 
 The slot is the profile's (a slot's profile names its site ``<app>__<slot>``); a configured
@@ -42,7 +44,7 @@ import time
 import zipfile
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,6 +71,8 @@ POLL_SECONDS = 2.0  # between status polls, unless the server says otherwise (Re
 CONFLICT_SECONDS = 10.0  # before retrying a deployment refused with 409
 MIN_WAIT = 0.1
 HTTP_TIMEOUT = (10.0, 300.0)  # connect, read (an upload of a large zip takes a while)
+HTTP_ATTEMPTS = 4  # per request, for a cut connection, a 5xx or a 429
+HTTP_BACKOFF = 1.0  # seconds before the second attempt, doubled for each further one
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can hold
 
 # Environment variables a UI build never needs and must not see.
@@ -506,20 +510,43 @@ class Kudu:
         self.session.close()
 
     def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """``method url``; a cut connection, a 5xx or a 429 is tried again (HTTP_ATTEMPTS)."""
         import requests
 
-        try:
-            response = self.session.request(
-                method, url, timeout=HTTP_TIMEOUT, allow_redirects=False, **kwargs
+        for attempt in range(1, HTTP_ATTEMPTS + 1):
+            delay = HTTP_BACKOFF * 2 ** (attempt - 1)
+            try:
+                response = self.session.request(
+                    method, url, timeout=HTTP_TIMEOUT, allow_redirects=False, **kwargs
+                )
+            except (requests.ConnectionError, requests.Timeout) as error:
+                if attempt == HTTP_ATTEMPTS:
+                    raise ReleaseError(
+                        f"could not reach the SCM site {self.target.host}: "
+                        f"{type(error).__name__} ({attempt} attempts)",
+                        f"check the network, or {SCM_URL_ENV} when it is set",
+                    ) from None
+                why = type(error).__name__
+            except requests.RequestException as error:
+                raise ReleaseError(
+                    f"could not reach the SCM site {self.target.host}: {type(error).__name__}",
+                    f"check the network, or {SCM_URL_ENV} when it is set",
+                ) from None
+            else:
+                if response.status_code == 401:
+                    raise ReleaseError(self._unauthorized())
+                status = response.status_code
+                if attempt == HTTP_ATTEMPTS or not (status == 429 or status >= 500):
+                    return response
+                why = f"HTTP {status}"
+                delay = _retry_after(response, delay)
+                response.close()
+            console.info(
+                f"deploy-ui: {method} {urlsplit(url).path} at {self.target.host}: {why}; "
+                f"trying again in {delay:g} s"
             )
-        except requests.RequestException as error:
-            raise ReleaseError(
-                f"could not reach the SCM site {self.target.host}: {type(error).__name__}",
-                f"check the network, or {SCM_URL_ENV} when it is set",
-            ) from None
-        if response.status_code == 401:
-            raise ReleaseError(self._unauthorized())
-        return response
+            time.sleep(max(delay, MIN_WAIT))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _unauthorized(self) -> str:
         app, slot = self.target.app, self.target.slot
@@ -535,12 +562,19 @@ class Kudu:
         )
 
     def check_access(self) -> None:
-        """List the site's deployments: raises when it is unreachable or refuses us."""
+        """List the site's deployments: raises when it is unreachable, refuses us, or keeps
+        failing (a 5xx after every attempt: the deployment would meet the same site)."""
         response = self._request("GET", self.target.url("/api/deployments"))
         if response.status_code == 403:
             raise ReleaseError(
                 f"the SCM site {self.target.host} refused access (403)",
                 "check the app's access restrictions for its SCM site",
+            )
+        if response.status_code >= 400:
+            raise ReleaseError(
+                f"the SCM site {self.target.host} cannot list its deployments: "
+                f"{_describe(response)}",
+                "check the app's health in the portal, then run the same command again",
             )
 
     def start(self, archive: Archive, deadline: float) -> str:
@@ -711,7 +745,7 @@ class DeployUI:
     def run(self, ctx: ReleaseContext) -> StepResult:
         done = self._finished(ctx)
         if done is not None:
-            return done
+            return done if ctx.options.dry_run else _recorded_again(ctx, done)
         if not ctx.options.dry_run:
             earlier = self._resume(ctx)
             if earlier is not None:
@@ -753,7 +787,7 @@ class DeployUI:
         """Deploy the prepared zip (after following an interrupted earlier deployment)."""
         try:
             if prepared.done is not None:
-                return prepared.done
+                return _recorded_again(ctx, prepared.done)
             if resume:
                 earlier = self._resume(ctx)
                 if earlier is not None:
@@ -823,6 +857,13 @@ class DeployUI:
             f"to {target.host}",
             details=tuple(details),
         )
+
+
+def _recorded_again(ctx: ReleaseContext, done: StepResult) -> StepResult:
+    """A deployment found done is recorded again: a run killed while it pushed the note of
+    its success left that note only in the local state, and a fresh CI runner reads the
+    remote's."""
+    return replace(done, record=ctx.state.record(STEP, dict(done.record)))
 
 
 def deploy_archive(

@@ -5,4 +5,4 @@ Services (index, registry, engine, contract servers) come from ``tests.services`
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.repos", "tests.services"]
+pytest_plugins = ["tests.repos", "tests.services", "tests.reliability.summary"]
