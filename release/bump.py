@@ -48,6 +48,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pathspec
 
+from release.checks import bump as checks
+from release.checks.bump import commit_identity, commit_mode
 from release.config import Config, VersionFile
 from release.errors import ReleaseError
 from release.git import Git
@@ -811,23 +813,6 @@ class BumpCommit:
         return [c.path for c in self.changes if c.changed]
 
 
-def commit_identity(git: Git, env: Mapping[str, str]) -> dict[str, str]:
-    """Author and committer of the bump commit: git's own settings, else ``RELEASE_GIT_*``
-    (``Git.identity``); an error when neither names them."""
-    identity = git.identity(env)
-    missing = [
-        what
-        for what, key in (("name", "GIT_AUTHOR_NAME"), ("e-mail", "GIT_AUTHOR_EMAIL"))
-        if key not in identity
-    ]
-    if missing:
-        raise ReleaseError(
-            f"no author {' and '.join(missing)} for the bump commit",
-            "set git config user.name and user.email, or RELEASE_GIT_AUTHOR and RELEASE_GIT_EMAIL",
-        )
-    return identity
-
-
 def commit_message(config: Config, version: ReleaseVersion) -> str:
     return config.commit_message.format(**version.fields(config.codename(version.major)))
 
@@ -1022,11 +1007,6 @@ def show_changes(changes: Sequence[FileChange]) -> None:
             screen.print(f"{change.path}: {change.note}", markup=False)
 
 
-def _commit_mode(ctx: ReleaseContext) -> bool:
-    """``invoke bump`` writes the working tree unless ``--commit``; ``release`` commits."""
-    return bool(ctx.options.extra.get("commit", True))
-
-
 class Bump:
     """The ``bump`` step (seed step 2): the version written, committed and pushed to the branch.
 
@@ -1047,21 +1027,10 @@ class Bump:
     name = "bump"
 
     def problems(self, ctx: ReleaseContext) -> list[str]:
-        if not _commit_mode(ctx):
-            return []
-        found: list[str] = []
-        remote = ctx.config.remote
-        if not ctx.options.offline and ctx.git.remote_url(remote) is None:
-            found.append(f"remote {remote} is not configured: the bump commit is pushed there")
-        if not ctx.options.skip_credentials:
-            try:
-                commit_identity(ctx.git, ctx.env)
-            except ReleaseError as error:
-                found.append(str(error))
-        return found
+        return checks.problems(ctx)
 
     def run(self, ctx: ReleaseContext) -> StepResult:
-        if not _commit_mode(ctx):
+        if not commit_mode(ctx):
             return self.write_working_tree(ctx)
         if ctx.options.offline and ctx.options.dry_run:
             return self.describe(ctx, self.prepare(ctx))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
@@ -101,6 +101,28 @@ STEP_IMPLEMENTATIONS: dict[str, tuple[str, str]] = {
     "notify": ("release.notify", "NOTIFY"),
     "deploy-ui": ("release.ui", "DEPLOY_UI"),
 }
+
+
+# Where each step's pre-flight checks live: a module of ``release.checks`` with a
+# ``problems(ctx)`` function. They are kept apart from the steps so that ``check-version``
+# imports none of the build, upload, image, Discord or Azure machinery (issue "Benchmarks":
+# start-up). A step's ``problems`` method delegates to the same function. No entry: none.
+STEP_CHECKS: dict[str, str] = {
+    "bump": "release.checks.bump",
+    "upload": "release.checks.upload",
+    "push-image": "release.checks.push_image",
+    "notify": "release.checks.notify",
+    "deploy-ui": "release.checks.deploy_ui",
+}
+
+
+def step_checks(name: str) -> Callable[[ReleaseContext], list[str]] | None:
+    """The pre-flight check function of step ``name`` (imported lazily), or None."""
+    module_name = STEP_CHECKS.get(name)
+    if module_name is None:
+        return None
+    checks: Callable[[ReleaseContext], list[str]] = importlib.import_module(module_name).problems
+    return checks
 
 
 def load_step(name: str) -> Step | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from release import console, protect
 from release.config import Config, load_config, matches_any, parse_config
-from release.context import Options, ReleaseContext, load_step
+from release.context import Options, ReleaseContext, step_checks
 from release.errors import ConfigError, PreflightError, ReleaseError, UsageError
 from release.git import Git
 from release.plan import Observed, make_plan
@@ -272,14 +272,18 @@ def post_change_allowed(path: str, config: Config) -> bool:
 
 
 def step_problems(ctx: ReleaseContext) -> list[str]:
-    """The pre-flight problems of every step the plan will run."""
+    """The pre-flight problems of every step the plan will run.
+
+    Each step's checks come from its light module in ``release.checks`` (the same function
+    its ``problems`` method calls), so checking imports no step's machinery.
+    """
     problems: list[str] = []
     for action in ctx.plan.actions:
         if not action.runs:
             continue
-        step = load_step(action.step)
-        if step is not None:
-            problems += [f"{action.step}: {p}" for p in step.problems(ctx)]
+        checks = step_checks(action.step)
+        if checks is not None:
+            problems += [f"{action.step}: {p}" for p in checks(ctx)]
     return problems
 
 
