@@ -201,7 +201,10 @@ def ask(question: str) -> bool:
 
 def guard_local_release(ctx: ReleaseContext, *, local: bool) -> None:
     """Refuse a laptop release when CI releases version tags too, unless --local says so."""
-    if local or ctx.options.dry_run or ctx.env.get("GITHUB_ACTIONS") == "true" or ctx.env.get("CI"):
+    in_ci = (
+        ctx.env.get("CI", "").lower() in ("true", "1") or ctx.env.get("GITHUB_ACTIONS") == "true"
+    )
+    if local or ctx.options.dry_run or in_ci:
         return
     workflows = [
         name

@@ -202,12 +202,19 @@ def build_package(source: Path, out: Path, *, epoch: int, installer: str) -> lis
 
 
 def _runner(extra: Mapping[str, str]) -> Callable[..., None]:
-    """Run a backend hook quietly, with ``extra`` in its environment and no secrets."""
+    """Run a backend hook quietly, with ``extra`` in its environment and no secrets.
+
+    The hooks may write bytecode even under ``PYTHONDONTWRITEBYTECODE``: uv installs the
+    backend without it, and each of the four hooks of a build imports the backend again,
+    so without this every hook compiles it anew. What they write lands in the temporary
+    build environment and trees, as it does wherever that variable is not set.
+    """
 
     def run(
         cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
     ) -> None:
         env = clean_environment({**(extra_environ or {}), **extra})
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         result = subprocess.run(list(cmd), cwd=cwd, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             raise subprocess.CalledProcessError(

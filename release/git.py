@@ -7,6 +7,7 @@ command that failed. Output is parsed from porcelain formats only.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ def _cause(stderr: str, returncode: int) -> str:
     return lines[-1] if lines else f"exit code {returncode}"
 
 
+_FULL_HASH = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
 @dataclass(frozen=True)
 class TagInfo:
     """What a tag is: its commit, and for an annotated tag its tagger."""
@@ -56,6 +60,11 @@ class Git:
     def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
         self.root = Path(root)
         self._env = dict(env) if env is not None else None
+        # Answers that cannot change while the process runs: the common git directory, and
+        # files and listings of a commit named by its full hash (objects are immutable).
+        self._git_dir: Path | None = None
+        self._shown: dict[tuple[str, str], str] = {}
+        self._listed: dict[str, list[str]] = {}
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Git:
@@ -116,8 +125,10 @@ class Git:
 
     def git_dir(self) -> Path:
         """The common git directory (shared by worktrees)."""
-        path = Path(self.out("rev-parse", "--git-common-dir"))
-        return path if path.is_absolute() else (self.root / path).resolve()
+        if self._git_dir is None:
+            path = Path(self.out("rev-parse", "--git-common-dir"))
+            self._git_dir = path if path.is_absolute() else (self.root / path).resolve()
+        return self._git_dir
 
     def rev(self, ref: str) -> str | None:
         result = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
@@ -200,25 +211,36 @@ class Git:
     # -- trees and files -----------------------------------------------------
 
     def files(self, commit: str) -> list[str]:
+        if commit in self._listed:
+            return list(self._listed[commit])
         out = self.run("ls-tree", "-r", "-z", "--name-only", commit).stdout
-        return [name for name in out.split("\0") if name]
+        names = [name for name in out.split("\0") if name]
+        if _FULL_HASH.fullmatch(commit):
+            self._listed[commit] = names
+        return list(names)
 
     def show(self, commit: str, path: str) -> str | None:
         """The text of ``path`` in ``commit`` (None when it has no such file).
 
-        Raises a ``ReleaseError`` naming the file when it is not UTF-8 text.
+        Raises a ``ReleaseError`` naming the file when it is not UTF-8 text. Files of a full
+        commit hash are remembered within the process (a commit never changes).
         """
+        if (commit, path) in self._shown:
+            return self._shown[(commit, path)]
         data = self.blob(commit, path)
         if data is None:
-            return None
+            return None  # not remembered: a later fetch may bring the object
         try:
-            return data.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise ReleaseError(
                 f"{path} in commit {commit[:12]} is not UTF-8 text "
                 f"(byte 0x{data[error.start]:02x} at offset {error.start})",
                 "save it as UTF-8",
             ) from None
+        if _FULL_HASH.fullmatch(commit):
+            self._shown[(commit, path)] = text
+        return text
 
     def blob(self, commit: str, path: str) -> bytes | None:
         """The bytes of ``path`` in ``commit`` (None when it has no such file)."""

@@ -43,10 +43,6 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-import docker
-import docker.errors
-import requests
-
 from release import console
 from release.config import Config, Image, Registry
 from release.context import ReleaseContext, StepResult
@@ -256,8 +252,19 @@ def reachability_problems(registry: Registry) -> list[str]:
 # -- the engine --------------------------------------------------------------------
 
 
+def _engine_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of the Docker SDK and of requests under it (imported on use, so that
+    loading this module for its checks does not import them)."""
+    import docker.errors
+    import requests
+
+    return (docker.errors.DockerException, requests.RequestException)
+
+
 def engine_client(env: Mapping[str, str]) -> Any:
     """A Docker SDK client for the engine ``DOCKER_HOST`` names (its default socket otherwise)."""
+    import docker  # the SDK and requests load only where the engine is used (start-up)
+
     try:
         return docker.from_env(environment=dict(env), timeout=ENGINE_TIMEOUT)
     except docker.errors.DockerException as error:
@@ -406,7 +413,7 @@ def build_image(client: Any, tree: Path, target: ImageTarget, show: Display) -> 
         for chunk in stream:
             for line in log.feed(chunk):
                 show.build_line(target, line, log.step)
-    except (docker.errors.DockerException, requests.RequestException) as error:
+    except _engine_errors() as error:
         log.error = log.error or _engine_message(error)
     if log.error is not None or log.image_id is None:
         log.error = log.error or "the builder reported no image"
@@ -449,7 +456,7 @@ def push_tag(
             if isinstance(aux, Mapping) and aux.get("Digest"):
                 digest = str(aux["Digest"])
             show.push_event(target, tag, event)
-    except (docker.errors.DockerException, requests.RequestException) as error:
+    except _engine_errors() as error:
         raise ReleaseError(f"pushing {target.ref(tag)} failed: {_engine_message(error)}") from None
     return digest
 
@@ -766,7 +773,7 @@ def engine_problems(env: Mapping[str, str]) -> list[str]:
         return [str(error)]
     try:
         client.ping()
-    except (docker.errors.DockerException, requests.RequestException) as error:
+    except _engine_errors() as error:
         return [
             f"the Docker engine at {engine_address(env)} does not answer "
             f"({_engine_message(error)}): start it, or point DOCKER_HOST at one"

@@ -51,11 +51,11 @@ def is_pypi(url: str) -> bool:
 
 def pypirc_section(url: str, config_file: str = PYPIRC) -> str | None:
     """The ``.pypirc`` section whose ``repository`` is ``url`` (twine's pypi/testpypi included)."""
-    from twine.utils import get_config
-
     path = os.path.expanduser(config_file)
     if not os.path.exists(path):
         return None
+    from twine.utils import get_config  # imports requests: only when there is a file to read
+
     try:
         sections = get_config(path)
     except Exception:  # noqa: BLE001 - a malformed file is reported by twine itself on upload
@@ -185,11 +185,11 @@ def trusted_publishing_unavailable(url: str) -> str | None:
 
 
 def _pypirc_entry(url: str, config_file: str = PYPIRC) -> dict[str, str]:
-    from twine.utils import get_config
-
     section = pypirc_section(url, config_file)
     if section is None:
         return {}
+    from twine.utils import get_config
+
     entry = get_config(os.path.expanduser(config_file))[section]
     console.register_secret(str(entry.get("password") or ""))
     return {k: str(v) for k, v in entry.items() if v}

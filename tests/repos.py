@@ -24,6 +24,7 @@ IDENTITY = {
 }
 # Variables of the machine or of CI that would change what the tool resolves.
 SCRUBBED = (
+    "CI",  # CI=true (set where .ci/run runs) would lift the local-release guard
     "RELEASE_TAG",
     "GITHUB_ACTIONS",
     "GITHUB_REF",
