@@ -741,6 +741,9 @@ class NotifyStep:
             return StepResult(STEP, "skipped", "pre-releases are not announced")
         webhook, record, decision = self._decide(ctx)
         if decision.action == "nothing":
+            # Recorded again: a run killed while it pushed the mark left it only locally.
+            if record and not ctx.options.dry_run:
+                record = ctx.state.record(STEP, record)
             return StepResult(STEP, "done", decision.reason, record=record or {})
         if decision.action == "mark":
             if ctx.options.dry_run:

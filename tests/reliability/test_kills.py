@@ -238,3 +238,24 @@ def test_killed_release_is_finished_by_the_same_command(
     snapshot = world.snapshot()
     differing = {k: {"now": snapshot.get(k), "uninterrupted": v} for k, v in reference.items()}
     assert {k: d for k, d in differing.items() if d["now"] != d["uninterrupted"]} == {}
+
+
+def test_a_killed_assume_posted_is_finished_by_the_next_release(make_world: MakeWorld) -> None:
+    """After a lost answer, ``notify --assume-posted`` is killed while it pushes its note:
+    the next release finds the mark locally and must still bring it to the remote, or a
+    fresh runner would find "answer unknown" again."""
+    world = make_world()
+    world.discord.fault("hold", "POST", r"/webhooks/", forward=True, hold_seconds=30)
+    lost = world.release()
+    assert lost.returncode == 1 and "may have been posted" in lost.stderr, lost
+    world.discord.clear()
+    held = HeldPush(world, "refs/notes/release/notify", nth=1)
+    running = world.spawn("notify", "--tag", TAG, "--assume-posted")
+    running.wait_for(lambda: held.holding, "the push of the assumed-posted note")
+    killed = running.kill()
+    held.remove()
+    assert killed.returncode == -9, killed
+    again = world.release()
+    assert again.returncode == 0, again
+    assert_clean(world)
+    assert world.remote_notes()["notify"]["status"] == "assumed-posted"
