@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
-from release.config import DEFAULT_CODENAMES, load_config, parse_config
+from release.config import DEFAULT_CODENAMES, Config, load_config, parse_config
 from release.errors import ConfigError
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
@@ -221,3 +222,20 @@ def test_the_demo_configuration_is_valid():
     assert [p.path for p in config.packages] == ["demo-common", "demo-node"]
     assert [i.name for i in config.images] == ["demo/node", "demo/server"]
     assert config.version_files[3].matches == ("demo-node/src/demo_node/_version.py",)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name"),
+    itertools.product(
+        ["main", "release/*", "release/main", "v*.x", "**/main", "dev", "!main", "main/"],
+        ["main", "release/main", "release/1.x", "v1.x", "x/main", "dev", "devx", "!main"],
+    ),
+)
+def test_branch_patterns_follow_wildmatch_with_or_without_the_literal_shortcut(
+    pattern: str, name: str
+) -> None:
+    """Config.branch_allowed answers as pathspec's wildmatch does, for every pattern shape."""
+    import pathspec
+
+    expected = pathspec.PathSpec.from_lines("gitignore", [pattern]).match_file(name)
+    assert Config(branches=(pattern,)).branch_allowed(name) is expected
