@@ -32,9 +32,10 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from release.errors import ReleaseError
@@ -182,14 +183,15 @@ def build_package(source: Path, out: Path, *, epoch: int, installer: str) -> lis
     name = source.name
     try:
         with DefaultIsolatedEnv(installer=installer) as env:  # type: ignore[arg-type]
+            install = partial(install_requirements, env.path, env.python_executable, installer)
             builder = ProjectBuilder.from_isolated_env(env, source, runner=runner)
-            env.install(builder.build_system_requires)
-            env.install(builder.get_requires_for_build("sdist"))
+            install(builder.build_system_requires)
+            install(builder.get_requires_for_build("sdist"))
             sdist = Path(builder.build("sdist", out))
             with tempfile.TemporaryDirectory(prefix="release-sdist-") as unpacked:
                 root = _unpack_sdist(sdist, Path(unpacked))
                 wheel_builder = ProjectBuilder.from_isolated_env(env, root, runner=runner)
-                env.install(wheel_builder.get_requires_for_build("wheel"))
+                install(wheel_builder.get_requires_for_build("wheel"))
                 wheel = Path(wheel_builder.build("wheel", out))
     except BuildBackendException as error:
         raise BuildFailure(f"{name} did not build: {_backend_output(error)}") from None
@@ -199,6 +201,44 @@ def build_package(source: Path, out: Path, *, epoch: int, installer: str) -> lis
     except (BuildException, RuntimeError, OSError) as error:
         raise BuildFailure(f"{name} did not build: {error}") from None
     return [("sdist", sdist), ("wheel", wheel)]
+
+
+def install_requirements(
+    venv: str, python: str, installer: str, requirements: Collection[str]
+) -> None:
+    """Install build requirements into build's isolated environment, without the secrets.
+
+    build's own ``IsolatedEnv.install`` runs pip or uv with the whole process environment
+    (build 1.x), which holds the publish credentials, and a build requirement that comes as
+    an sdist runs its own build code during that install. So the requirements are installed
+    here, by the command build itself runs, in ``clean_environment()``.
+    """
+    if not requirements:
+        return
+    with tempfile.TemporaryDirectory(prefix="release-requirements-") as folder:
+        # A requirements file, not arguments: pip honours environment markers only there.
+        listed = Path(folder) / "requirements.txt"
+        listed.write_text("\n".join(sorted(requirements)) + "\n", encoding="utf-8")
+        extra: dict[str, str] = {}
+        if installer == "uv":
+            command = [uv_binary() or "uv", "pip", "install", "--python", python, "-r", str(listed)]
+            extra["VIRTUAL_ENV"] = venv
+        else:
+            # As build does: the environment's own pip when build put one there (no usable
+            # pip outside), else this interpreter's pip aimed at it with --python.
+            own = shutil.which("pip", path=str(Path(python).parent))
+            pip = (
+                [python, "-Im", "pip"] if own else [sys.executable, "-m", "pip", "--python", python]
+            )
+            command = [
+                *pip,
+                "install",
+                *("--use-pep517", "--no-warn-script-location", "--no-compile", "--no-input"),
+                *("-r", str(listed)),
+            ]
+        subprocess.run(
+            command, env=clean_environment(extra), capture_output=True, text=True, check=True
+        )
 
 
 def _runner(extra: Mapping[str, str]) -> Callable[..., None]:
