@@ -28,6 +28,10 @@ The slot is the profile's (a slot's profile names its site ``<app>__<slot>``); a
 outcome go into the release's state: a re-run after a success is done; a re-run after an
 interrupted deployment looks at that deployment first.
 
+The publish profile is read by ``release.publish_profile``; the pre-flight checks (the API,
+the SCM site, the profile) are ``release.checks.deploy_ui``, which imports this module only
+to ask the SCM site, online.
+
 Pre-releases are built and not deployed (``deploy_ui``, the task's entry point).
 """
 
@@ -50,10 +54,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from release import console
+from release.checks import deploy_ui as checks
+from release.checks.deploy_ui import SCM_URL_ENV, deploy_api, scm_base_url
 from release.config import UI, Config, VersionFile
 from release.context import Options, ReleaseContext, StepResult
 from release.errors import ReleaseError, StepError
-from release.httpclient import is_loopback, session
+from release.httpclient import session
 from release.publish_profile import (
     PRODUCTION,
     PROFILE_ENV,
@@ -68,9 +74,6 @@ if TYPE_CHECKING:
     import requests
 
 STEP = "deploy-ui"
-SCM_URL_ENV = "RELEASE_AZURE_SCM_URL"
-DEPLOY_API_ENV = "RELEASE_AZURE_DEPLOY_API"
-DEPLOY_APIS = ("zipdeploy", "onedeploy")
 TAIL_LINES = 20  # lines of a failed command's output, or of Azure's log, in the error
 POLL_SECONDS = 2.0  # between status polls, unless the server says otherwise (Retry-After)
 CONFLICT_SECONDS = 10.0  # before retrying a deployment refused with 409
@@ -131,36 +134,6 @@ class Target:
         absolute = urlsplit(urljoin(self.base_url + "/", url))
         base = urlsplit(self.base_url)
         return urlunsplit((base.scheme, base.netloc, absolute.path, absolute.query, ""))
-
-
-def deploy_api(env: Mapping[str, str]) -> str:
-    value = env.get(DEPLOY_API_ENV, "").strip().lower() or "zipdeploy"
-    if value not in DEPLOY_APIS:
-        raise ReleaseError(
-            f"{DEPLOY_API_ENV}={value!r} is not a deployment API",
-            f"use one of {', '.join(DEPLOY_APIS)} (zipdeploy when unset)",
-        )
-    return value
-
-
-def scm_base_url(profile: PublishProfile | None, ui: UI, env: Mapping[str, str]) -> str:
-    """The SCM site: ``RELEASE_AZURE_SCM_URL``, else the profile's, else the app's default."""
-    override = env.get(SCM_URL_ENV, "").strip()
-    if override:
-        parts = urlsplit(override)
-        local = is_loopback(parts.hostname)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ReleaseError(f"{SCM_URL_ENV}={override!r} is not an http(s) URL")
-        if parts.scheme == "http" and not local:
-            raise ReleaseError(
-                f"{SCM_URL_ENV}={override!r} would send the deployment credentials unencrypted",
-                "use https (plain http is accepted for localhost only)",
-            )
-        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-    if profile is not None:
-        return profile.scm_url
-    site = ui.azure_app if ui.slot.lower() == PRODUCTION else f"{ui.azure_app}-{ui.slot}"
-    return f"https://{site}.scm.azurewebsites.net"
 
 
 def target_for(ctx: ReleaseContext, profile: PublishProfile | None) -> Target:
@@ -563,8 +536,9 @@ def _describe(response: requests.Response) -> str:
 # -- the step -------------------------------------------------------------------------------
 
 
-def _access_problems(target: Target, profile: PublishProfile) -> list[str]:
-    """Whether the SCM site answers and accepts the credentials (a read-only request)."""
+def access_problems(target: Target, profile: PublishProfile) -> list[str]:
+    """Whether the SCM site answers and accepts the credentials (a read-only request): the
+    online part of the pre-flight checks (``release.checks.deploy_ui``)."""
     kudu = Kudu(target, profile)
     try:
         kudu.check_access()
@@ -603,31 +577,7 @@ class DeployUI:
     name = STEP
 
     def problems(self, ctx: ReleaseContext) -> list[str]:
-        ui = ctx.config.ui
-        if ui is None:
-            return []
-        problems: list[str] = []
-        try:
-            deploy_api(ctx.env)
-            scm_base_url(None, ui, ctx.env)
-        except ReleaseError as error:
-            problems.append(str(error))
-        if ctx.options.skip_credentials and not ctx.env.get(PROFILE_ENV, "").strip():
-            return problems
-        try:
-            profile = read_publish_profile(ctx.env)
-        except ReleaseError as error:
-            return [*problems, str(error)]
-        if profile is None:
-            problems.append(
-                f"{PROFILE_ENV} is not set: it holds the publish profile of {ui.azure_app} "
-                "(the Azure portal's 'Download publish profile'; in CI, a secret)"
-            )
-        else:
-            problems += profile_problems(profile, ui)
-            if not problems and not ctx.options.offline:
-                problems += _access_problems(target_for(ctx, profile), profile)
-        return problems
+        return checks.problems(ctx)
 
     def run(self, ctx: ReleaseContext) -> StepResult:
         done = self._finished(ctx)
