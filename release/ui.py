@@ -28,6 +28,10 @@ The slot is the profile's (a slot's profile names its site ``<app>__<slot>``); a
 outcome go into the release's state: a re-run after a success is done; a re-run after an
 interrupted deployment looks at that deployment first.
 
+The publish profile is read by ``release.publish_profile``; the pre-flight checks (the API,
+the SCM site, the profile) are ``release.checks.deploy_ui``, which imports this module only
+to ask the SCM site, online.
+
 Pre-releases are built and not deployed (``deploy_ui``, the task's entry point).
 """
 
@@ -36,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -44,28 +47,33 @@ import time
 import zipfile
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from release import console
+from release.checks import deploy_ui as checks
+from release.checks.deploy_ui import SCM_URL_ENV, deploy_api, scm_base_url
 from release.config import UI, Config, VersionFile
 from release.context import Options, ReleaseContext, StepResult
 from release.errors import ReleaseError, StepError
-from release.httpclient import basic_authorization, is_loopback, session
+from release.httpclient import session
+from release.publish_profile import (
+    PRODUCTION,
+    PROFILE_ENV,
+    PublishProfile,
+    profile_problems,
+    read_publish_profile,
+)
+from release.publish_profile import parse_publish_profile as parse_publish_profile  # re-exported
 from release.version import Kind
 
 if TYPE_CHECKING:
     import requests
 
 STEP = "deploy-ui"
-PROFILE_ENV = "AZURE_WEBAPP_PUBLISH_PROFILE"
-SCM_URL_ENV = "RELEASE_AZURE_SCM_URL"
-DEPLOY_API_ENV = "RELEASE_AZURE_DEPLOY_API"
-DEPLOY_APIS = ("zipdeploy", "onedeploy")
-PRODUCTION = "production"
 TAIL_LINES = 20  # lines of a failed command's output, or of Azure's log, in the error
 POLL_SECONDS = 2.0  # between status polls, unless the server says otherwise (Retry-After)
 CONFLICT_SECONDS = 10.0  # before retrying a deployment refused with 409
@@ -94,124 +102,6 @@ class DeployStatus(IntEnum):
     FAILED = 3
     SUCCESS = 4
     COMPLETE = 5  # newer Kudu: finished without failure
-
-
-# -- the publish profile -----------------------------------------------------------------
-
-_PASSWORD_ATTRIBUTE = re.compile(r"""userPWD\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-
-
-@dataclass(frozen=True)
-class PublishProfile:
-    """The deployment credentials and target of one app or slot, from its publish profile."""
-
-    app: str
-    slot: str  # "production" for the app's own profile
-    scm_url: str  # https://<app>[-<slot>].scm.azurewebsites.net
-    username: str
-    password: str = field(repr=False)
-    method: str = "MSDeploy"
-
-    @property
-    def authorization(self) -> str:
-        """The Basic credentials of the profile (masked from the moment they exist)."""
-        return basic_authorization(self.username, self.password)
-
-
-def parse_publish_profile(text: str) -> PublishProfile:
-    """The zip-capable profile (``ZipDeploy``, else ``MSDeploy``) of a publish profile XML.
-
-    Every password in the text is registered as a secret before anything else, so that no
-    error, not even one about malformed XML, can show it.
-    """
-    for match in _PASSWORD_ATTRIBUTE.finditer(text):
-        _register_password(match.group(1) or match.group(2) or "")
-    from xml.etree import ElementTree
-
-    where = f"{PROFILE_ENV} is not a valid publish profile"
-    try:
-        root = ElementTree.fromstring(text.strip())
-    except ElementTree.ParseError as error:
-        raise ReleaseError(
-            f"{where}: the XML is malformed ({error})",
-            "paste the whole file that the Azure portal's 'Download publish profile' gives",
-        ) from None
-    for profile_element in root.iter("publishProfile"):
-        _register_password(profile_element.get("userPWD") or "")
-    if root.tag != "publishData":
-        raise ReleaseError(f"{where}: its root element is <{root.tag}>, not <publishData>")
-    candidates = {(e.get("publishMethod") or ""): e for e in root.iter("publishProfile")}
-    # An Element without children is falsy: test for None, never with ``or``.
-    element = candidates.get("ZipDeploy")
-    if element is None:
-        element = candidates.get("MSDeploy")
-    if element is None:
-        methods = ", ".join(sorted(m for m in candidates if m)) or "none"
-        raise ReleaseError(
-            f"{where}: it has no MSDeploy or ZipDeploy profile (publish methods: {methods})",
-            "download the publish profile of the web app (or slot), not of another service",
-        )
-    missing = [a for a in ("publishUrl", "userName", "userPWD") if not element.get(a)]
-    if missing:
-        raise ReleaseError(
-            f"{where}: its {element.get('publishMethod')} profile lacks {', '.join(missing)}"
-        )
-    username = element.get("userName", "")
-    password = element.get("userPWD", "")
-    host = element.get("publishUrl", "").strip()
-    if "://" in host:
-        host = urlsplit(host).netloc
-    host = host.split("/")[0]
-    if host.endswith(":443"):
-        host = host[: -len(":443")]
-    if ".scm." not in host:
-        raise ReleaseError(f"{where}: its publishUrl {host!r} is not an SCM (Kudu) site")
-    site = username[1:] if username.startswith("$") else username
-    if not site:
-        site = element.get("msdeploySite", "")
-    app, _, slot = site.partition("__")
-    profile = PublishProfile(
-        app=app,
-        slot=slot or PRODUCTION,
-        scm_url=f"https://{host}",
-        username=username,
-        password=password,
-        method=element.get("publishMethod", ""),
-    )
-    # The Basic credentials are derived from the password: making them masks them too.
-    basic_authorization(username, password)
-    return profile
-
-
-def _register_password(password: str) -> None:
-    if password:
-        console.register_secret(password)
-
-
-def read_publish_profile(env: Mapping[str, str]) -> PublishProfile | None:
-    """The profile in ``AZURE_WEBAPP_PUBLISH_PROFILE``, or None when it is not set."""
-    text = env.get(PROFILE_ENV, "")
-    if not text.strip():
-        return None
-    return parse_publish_profile(text)
-
-
-def profile_problems(profile: PublishProfile, ui: UI) -> list[str]:
-    """A profile of another app or slot than the configured one."""
-    problems = []
-    if profile.app.lower() != ui.azure_app.lower():
-        problems.append(
-            f"the publish profile in {PROFILE_ENV} is for app {profile.app!r}, but "
-            f"[tool.release.ui] azure-app is {ui.azure_app!r}: use the profile of {ui.azure_app}"
-        )
-    if profile.slot.lower() != ui.slot.lower():
-        problems.append(
-            f"the publish profile in {PROFILE_ENV} is for slot {profile.slot!r} of "
-            f"{profile.app}, but [tool.release.ui] slot is {ui.slot!r}: download the profile "
-            f"of slot {ui.slot!r} (the slot's own 'Download publish profile'), or set slot = "
-            f"{profile.slot!r}"
-        )
-    return problems
 
 
 # -- where the deployment goes -------------------------------------------------------------
@@ -244,36 +134,6 @@ class Target:
         absolute = urlsplit(urljoin(self.base_url + "/", url))
         base = urlsplit(self.base_url)
         return urlunsplit((base.scheme, base.netloc, absolute.path, absolute.query, ""))
-
-
-def deploy_api(env: Mapping[str, str]) -> str:
-    value = env.get(DEPLOY_API_ENV, "").strip().lower() or "zipdeploy"
-    if value not in DEPLOY_APIS:
-        raise ReleaseError(
-            f"{DEPLOY_API_ENV}={value!r} is not a deployment API",
-            f"use one of {', '.join(DEPLOY_APIS)} (zipdeploy when unset)",
-        )
-    return value
-
-
-def scm_base_url(profile: PublishProfile | None, ui: UI, env: Mapping[str, str]) -> str:
-    """The SCM site: ``RELEASE_AZURE_SCM_URL``, else the profile's, else the app's default."""
-    override = env.get(SCM_URL_ENV, "").strip()
-    if override:
-        parts = urlsplit(override)
-        local = is_loopback(parts.hostname)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ReleaseError(f"{SCM_URL_ENV}={override!r} is not an http(s) URL")
-        if parts.scheme == "http" and not local:
-            raise ReleaseError(
-                f"{SCM_URL_ENV}={override!r} would send the deployment credentials unencrypted",
-                "use https (plain http is accepted for localhost only)",
-            )
-        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-    if profile is not None:
-        return profile.scm_url
-    site = ui.azure_app if ui.slot.lower() == PRODUCTION else f"{ui.azure_app}-{ui.slot}"
-    return f"https://{site}.scm.azurewebsites.net"
 
 
 def target_for(ctx: ReleaseContext, profile: PublishProfile | None) -> Target:
@@ -676,8 +536,9 @@ def _describe(response: requests.Response) -> str:
 # -- the step -------------------------------------------------------------------------------
 
 
-def _access_problems(target: Target, profile: PublishProfile) -> list[str]:
-    """Whether the SCM site answers and accepts the credentials (a read-only request)."""
+def access_problems(target: Target, profile: PublishProfile) -> list[str]:
+    """Whether the SCM site answers and accepts the credentials (a read-only request): the
+    online part of the pre-flight checks (``release.checks.deploy_ui``)."""
     kudu = Kudu(target, profile)
     try:
         kudu.check_access()
@@ -716,31 +577,7 @@ class DeployUI:
     name = STEP
 
     def problems(self, ctx: ReleaseContext) -> list[str]:
-        ui = ctx.config.ui
-        if ui is None:
-            return []
-        problems: list[str] = []
-        try:
-            deploy_api(ctx.env)
-            scm_base_url(None, ui, ctx.env)
-        except ReleaseError as error:
-            problems.append(str(error))
-        if ctx.options.skip_credentials and not ctx.env.get(PROFILE_ENV, "").strip():
-            return problems
-        try:
-            profile = read_publish_profile(ctx.env)
-        except ReleaseError as error:
-            return [*problems, str(error)]
-        if profile is None:
-            problems.append(
-                f"{PROFILE_ENV} is not set: it holds the publish profile of {ui.azure_app} "
-                "(the Azure portal's 'Download publish profile'; in CI, a secret)"
-            )
-        else:
-            problems += profile_problems(profile, ui)
-            if not problems and not ctx.options.offline:
-                problems += _access_problems(target_for(ctx, profile), profile)
-        return problems
+        return checks.problems(ctx)
 
     def run(self, ctx: ReleaseContext) -> StepResult:
         done = self._finished(ctx)
