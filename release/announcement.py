@@ -40,16 +40,6 @@ NOTES_MIN = 1500
 
 FINAL_COLOR = 0x2ECC71
 POST_COLOR = 0x3498DB
-CHANGELOG_CANDIDATES = (
-    "CHANGELOG.md",
-    "CHANGELOG.rst",
-    "CHANGES.md",
-    "CHANGES.rst",
-    "HISTORY.md",
-    "HISTORY.rst",
-    "NEWS.md",
-    "NEWS.rst",
-)
 MAX_COMMITS = 200
 
 

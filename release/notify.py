@@ -45,15 +45,13 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from release import console
 from release.announcement import (
-    CHANGELOG_CANDIDATES,
     MAX_COMMITS,
     Announcement,
     ImageLinks,
@@ -68,8 +66,21 @@ from release.announcement import (
     pushed_images,
     render_message,
 )
+from release.checks import notify as checks
+from release.checks.notify import (  # shared with the checks; tasks.py and tests import some here
+    CHANGELOG_CANDIDATES,
+    EXPECTED_URL,
+    STEP,
+    WEBHOOK_ENV,
+    Webhook,
+    _channel_hint,
+    check_channel_hint,
+    lost_answer_error,
+    parse_webhook,
+    register_webhook_secrets,
+)
 from release.errors import ReleaseError, StepError, UsageError
-from release.httpclient import is_loopback, session
+from release.httpclient import session
 from release.version import Kind, ReleaseVersion, try_parse_tag
 
 if TYPE_CHECKING:
@@ -79,8 +90,6 @@ if TYPE_CHECKING:
     from release.context import ReleaseContext, StepResult
     from release.git import Git
 
-STEP = "notify"
-WEBHOOK_ENV = "DISCORD_WEBHOOK_URL"
 TIMEOUT_ENV = "RELEASE_DISCORD_TIMEOUT"
 
 
@@ -110,28 +119,6 @@ def commit_subjects(git: Git, commit: str, since: str | None, bump: re.Pattern[s
     if result.returncode != 0:
         return []
     return [s for s in result.stdout.splitlines() if s.strip() and not bump.fullmatch(s.strip())]
-
-
-def changelog_problems(git: Git, commit: str, config: Config) -> list[str]:
-    """A changelog the announcement would quote must be UTF-8 text: checked before the
-    release's first side effect (the announcement itself is written last)."""
-    changelog = config.discord.changelog if config.discord else None
-    problems = []
-    for path in [changelog] if changelog else list(CHANGELOG_CANDIDATES):
-        data = git.blob(commit, path)
-        if data is None:
-            continue
-        if b"\0" in data:
-            problems.append(f"{path} is not a text file (it holds NUL bytes)")
-            continue
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            problems.append(
-                f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
-                f"{error.start}): save it as UTF-8"
-            )
-    return problems
 
 
 def release_notes(
@@ -247,91 +234,6 @@ def gather(ctx: ReleaseContext) -> Announcement:
 
 
 # -- the webhook ----------------------------------------------------------------
-
-
-_DISCORD_HOSTS = frozenset(
-    {
-        "discord.com",
-        "discordapp.com",
-        "ptb.discord.com",
-        "canary.discord.com",
-        "ptb.discordapp.com",
-        "canary.discordapp.com",
-    }
-)
-_DISCORD_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/(?P<id>\d+)/(?P<token>[\w.-]+)/?")
-_LOCAL_PATH = re.compile(r"(?P<prefix>.*)/webhooks/(?P<id>\d+)/(?P<token>[\w.-]+)/?")
-EXPECTED_URL = "https://discord.com/api/webhooks/<id>/<token>"
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """A parsed webhook URL. Its token is a secret: ``repr`` never shows it."""
-
-    id: str
-    base: str = field(repr=False)  # scheme://host/.../webhooks/<id>/<token>
-    token: str = field(repr=False)
-    query: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # thread_id
-
-    @property
-    def loopback(self) -> bool:
-        return is_loopback(urlsplit(self.base).hostname)
-
-    @property
-    def execute_url(self) -> str:
-        return f"{self.base}?{urlencode([*self.query, ('wait', 'true')])}"
-
-    def message_url(self, message_id: str) -> str:
-        url = f"{self.base}/messages/{message_id}"
-        return f"{url}?{urlencode(self.query)}" if self.query else url
-
-
-def register_webhook_secrets(env: Mapping[str, str]) -> None:
-    """Mask the webhook URL and its token from now on (call before anything prints)."""
-    value = env.get(WEBHOOK_ENV, "").strip()
-    if not value:
-        return
-    console.register_secret(value)
-    for pattern in (_DISCORD_PATH, _LOCAL_PATH):
-        match = pattern.search(urlsplit(value).path)
-        if match:
-            console.register_secret(match.group("token"))
-    # Whatever the shape, the last path segment is where a token would be.
-    last = urlsplit(value).path.rstrip("/").rsplit("/", 1)[-1]
-    console.register_secret(last if len(last) >= 16 else None)
-
-
-def parse_webhook(value: str) -> Webhook:
-    """The webhook of ``value``; refuses anything that is not a Discord webhook URL
-    (or, for tests and demos, an http(s) URL on 127.0.0.1/localhost ending in
-    ``/webhooks/<id>/<token>``). The message never repeats the URL."""
-    value = value.strip()
-    wrong = ReleaseError(
-        f"{WEBHOOK_ENV} is not a Discord webhook URL",
-        f"expected {EXPECTED_URL} (Server Settings > Integrations > Webhooks > Copy Webhook URL)",
-    )
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise wrong from None
-    if parts.username or parts.password or parts.fragment:
-        raise wrong
-    if is_loopback(host) and parts.scheme in ("http", "https"):
-        match = _LOCAL_PATH.fullmatch(parts.path)
-    elif host in _DISCORD_HOSTS and parts.scheme == "https":
-        match = _DISCORD_PATH.fullmatch(parts.path)
-    else:
-        match = None
-    if match is None:
-        raise wrong
-    from urllib.parse import parse_qsl
-
-    query = tuple((k, v) for k, v in parse_qsl(parts.query) if k != "wait")
-    path = parts.path.rstrip("/")
-    base = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-    return Webhook(id=match.group("id"), base=base, token=match.group("token"), query=query)
 
 
 class AnswerLost(ReleaseError):
@@ -552,23 +454,6 @@ class Decision:
     reason: str = ""
 
 
-def check_channel_hint(tag: str, where: str) -> str:
-    """How to settle a lost answer (the channel last: a URL there stays clickable)."""
-    return (
-        f"look for it in the channel, then run `invoke notify --tag {tag} --assume-posted` "
-        f"if it is there, or `invoke notify --tag {tag} --repost` if it is not; "
-        f"the channel: {where}"
-    )
-
-
-def lost_answer_error(tag: str, where: str) -> ReleaseError:
-    return ReleaseError(
-        f"an earlier run sent the announcement of {tag} to Discord but its answer was lost, "
-        "so the message may have been posted, and notify will not guess",
-        check_channel_hint(tag, where),
-    )
-
-
 def decide(
     record: Mapping[str, Any] | None,
     webhook_id: str | None,
@@ -600,15 +485,6 @@ def decide(
             "use the same webhook, or pass --repost to post a new message",
         )
     return Decision("edit", previous_id, f"edited message {previous_id}")
-
-
-def _channel_hint(record: Mapping[str, Any] | None, webhook_id: str | None = None) -> str:
-    record = record or {}
-    guild, channel = record.get("guild_id"), record.get("channel_id")
-    if guild and channel:
-        return f"https://discord.com/channels/{guild}/{channel}"
-    wid = record.get("webhook_id") or webhook_id
-    return f"the one Discord webhook {wid} posts to" if wid else "the webhook's Discord channel"
 
 
 # -- the step -------------------------------------------------------------------
@@ -656,40 +532,13 @@ def notify_flags(repost: bool, assume_posted: bool) -> dict[str, bool]:
     return {"repost": repost, "assume_posted": assume_posted}
 
 
-_webhook_info: dict[str, dict[str, Any]] = {}
-
-
 class NotifyStep:
     """Post the announcement once, edit it on every later run."""
 
     name = STEP
 
     def problems(self, ctx: ReleaseContext) -> list[str]:
-        register_webhook_secrets(ctx.env)
-        problems: list[str] = changelog_problems(ctx.git, ctx.commit, ctx.config)
-        value = ctx.env.get(WEBHOOK_ENV, "").strip()
-        if not value:
-            if not ctx.options.skip_credentials:
-                problems.append(
-                    f"{WEBHOOK_ENV} is not set: set it to the channel's webhook URL "
-                    f"({EXPECTED_URL})"
-                )
-            return problems
-        try:
-            webhook = parse_webhook(value)
-        except ReleaseError as error:
-            return [str(error)]
-        if not ctx.options.offline:
-            try:
-                self._webhook_info(ctx, webhook)
-            except ReleaseError as error:
-                problems.append(f"the Discord webhook {webhook.id} is not usable: {error}")
-        flags = ctx.options.extra
-        if not flags.get("repost") and not flags.get("assume_posted"):
-            record = ctx.state.get(STEP)
-            if record and record.get("status") in ("sending", "unknown"):
-                problems.append(str(lost_answer_error(ctx.tag, _channel_hint(record))))
-        return problems
+        return checks.problems(ctx)
 
     # `invoke release` calls prepare before any side effect of the release, and publish (or,
     # in a dry run, describe) after the steps it announces succeeded.
@@ -777,33 +626,15 @@ class NotifyStep:
             return StepResult(STEP, "dry-run", summary)
         if webhook is None:
             raise ReleaseError(f"{WEBHOOK_ENV} is not set", f"set it to {EXPECTED_URL}")
-        client = DiscordClient(webhook, timeout=_timeout(ctx.env))
+        client = DiscordClient(webhook, timeout=discord_timeout(ctx.env))
         try:
-            info = self._webhook_info(ctx, webhook, client)
+            info = checks.webhook_info(ctx, webhook, client)
             if decision.action == "edit":
                 assert decision.message_id is not None
                 return self._edit(ctx, client, decision.message_id, payload, record or {})
             return self._post(ctx, client, payload, info)
         finally:
             client.close()
-
-    def _webhook_info(
-        self, ctx: ReleaseContext, webhook: Webhook, client: DiscordClient | None = None
-    ) -> dict[str, Any]:
-        if webhook.base not in _webhook_info:
-            own = client is None
-            client = client or DiscordClient(webhook, timeout=_timeout(ctx.env))
-            try:
-                found = client.get_webhook()
-            finally:
-                if own:
-                    client.close()
-            _webhook_info[webhook.base] = {
-                "webhook_id": webhook.id,
-                "channel_id": _text(found.get("channel_id")),
-                "guild_id": _text(found.get("guild_id")),
-            }
-        return _webhook_info[webhook.base]
 
     def _post(
         self,
@@ -913,7 +744,8 @@ def _now() -> str:
     return datetime.now(tz=UTC).isoformat(timespec="seconds")
 
 
-def _timeout(env: Mapping[str, str]) -> float:
+def discord_timeout(env: Mapping[str, str]) -> float:
+    """How long an answer is awaited after sending (``RELEASE_DISCORD_TIMEOUT``, seconds)."""
     raw = env.get(TIMEOUT_ENV, "").strip()
     if not raw:
         return 30.0
