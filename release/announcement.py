@@ -22,8 +22,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from release.httpclient import public_url  # re-exported: announcements link to it
 from release.version import Kind, ReleaseVersion
 
 # Discord's documented limits (Message resource, "Embed Limits"; Execute Webhook).
@@ -430,18 +431,6 @@ def commit_message_pattern(template: str) -> re.Pattern[str]:
 
 
 # -- links (pure) -------------------------------------------------------------
-
-
-def public_url(url: str) -> str:
-    """``url`` without user information (an index URL may carry credentials)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def project_url(index_url: str, name: str, version: str) -> str:

@@ -5,6 +5,7 @@
   variables and ``.netrc``;
 - :func:`is_loopback` and :func:`same_origin`: where a request may go (plain HTTP only to
   loopback, redirects only to the same scheme, host and port);
+- :func:`public_url`: a URL without its user information, fit to be shown;
 - :func:`basic_authorization`: the ``Authorization: Basic`` value, registered as a secret
   the moment it exists (it is the password, base64-encoded).
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import base64
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from release import console
 
@@ -29,6 +30,18 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 def is_loopback(hostname: str | None) -> bool:
     """Whether ``hostname`` (``::1`` or ``[::1]`` alike) is this machine."""
     return (hostname or "").strip("[]").lower() in LOOPBACK_HOSTS
+
+
+def public_url(url: str) -> str:
+    """``url`` without user information (an index URL may carry credentials)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def same_origin(url: str, other: str) -> bool:

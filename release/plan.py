@@ -137,7 +137,7 @@ def _summary(step: str, version: ReleaseVersion, config: Config, branch: str) ->
         names = ", ".join(p.path for p in config.packages)
         return f"build sdist and wheel of {names}; twine check, version check, smoke install"
     if step == "upload":
-        from release.announcement import public_url
+        from release.httpclient import public_url
 
         target = public_url(config.pypi.repository_url)  # a URL may carry credentials
         return f"upload {len(config.packages) * 2} file(s) to {target}"
