@@ -23,9 +23,11 @@ Every build finishes before the first push: a Dockerfile error leaves the
 registry untouched. ``--dry-run`` builds and lists every tag it would push.
 
 The engine is the one ``DOCKER_HOST`` names (``docker.from_env``). Registry
-credentials are ``release.registry.registry_credentials`` (``RELEASE_REGISTRY_USERNAME``/
-``RELEASE_REGISTRY_PASSWORD``, else what ``docker login`` stored); the same credentials
-serve the push and the registry API (``release.registry.RegistryClient``).
+credentials are ``release.registry_credentials.registry_credentials``
+(``RELEASE_REGISTRY_USERNAME``/``RELEASE_REGISTRY_PASSWORD``, else what ``docker login``
+stored); the same credentials serve the push and the registry API
+(``release.registry.RegistryClient``). The step's pre-flight checks are in
+``release.checks.push_image``.
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from release import console
+from release.checks import push_image as checks
 from release.config import Config, Image, Registry
 from release.context import ReleaseContext, StepResult
 from release.errors import ReleaseError, StepError
 from release.plan import fixed_image_tags
-from release.registry import RegistryClient, registry_credentials
+from release.registry import RegistryClient
+from release.registry_credentials import registry_credentials
 from release.version import ReleaseVersion
 from release.worktree import release_tree
 
@@ -227,7 +231,7 @@ class BuildLog:
 # -- credentials and the registry ----------------------------------------------------
 
 RegistryCredentials = tuple[str | None, str | None]
-"""``(username, password)`` from ``release.registry.registry_credentials``; ``(None, None)``
+"""``(username, password)`` from ``release.registry_credentials``; ``(None, None)``
 when none are set (the engine then pushes with its own login)."""
 
 
@@ -237,16 +241,6 @@ def push_auth(credentials: RegistryCredentials) -> dict[str, str] | None:
     if username is None or password is None:
         return None
     return {"username": username, "password": password}
-
-
-def reachability_problems(registry: Registry) -> list[str]:
-    """Whether the registry answers ``/v2/`` at all (a 401 counts: credentials are not checked)."""
-    with RegistryClient(registry) as client:
-        try:
-            client.reach()
-        except ReleaseError as error:
-            return [str(error)]
-    return []
 
 
 # -- the engine --------------------------------------------------------------------
@@ -636,29 +630,8 @@ class PushImage:
     name = STEP
 
     def problems(self, ctx: ReleaseContext) -> list[str]:
-        """The engine answers; the registry is reachable and accepts the credentials.
-
-        ``--offline`` skips all but the credential variables; ``--skip-credentials``
-        accepts a registry that wants credentials when none are given.
-        """
-        if ctx.config.registry is None:
-            return ["no [tool.release.registry] host is configured"]
-        try:
-            credentials = registry_credentials(ctx.config.registry, ctx.env)
-        except ReleaseError as error:
-            return [] if ctx.options.skip_credentials else [str(error)]
-        if ctx.options.offline:
-            return []
-        found = engine_problems(ctx.env)
-        if credentials == (None, None) and ctx.options.skip_credentials:
-            found += reachability_problems(ctx.config.registry)
-            return found
-        with RegistryClient(ctx.config.registry, *credentials) as registry:
-            try:
-                registry.ping()
-            except ReleaseError as error:
-                found.append(str(error))
-        return found
+        """The pre-flight checks (``release.checks.push_image``)."""
+        return checks.problems(ctx)
 
     def run(self, ctx: ReleaseContext) -> StepResult:
         """Build, then push (or, in a dry run, list what would be pushed)."""

@@ -20,11 +20,11 @@ then uploads what is missing with twine's package reader and credential resoluti
   4xx shows the index's own message. twine's ``Repository.upload`` is not used because it retries
   5xx without backoff, does not retry connection errors and prints to stdout itself.
 
-``UPLOAD.problems`` (the step's pre-flight): credentials are present (unless
-``--skip-credentials``); unless ``--offline``, the index answers, and when the files of
-this commit are already built, every one of them is compared (conflicts are problems). Before
-a build (``check-version``), it can only give the notice that the version already has
-files on the index.
+``UPLOAD.problems`` (the step's pre-flight, in ``release.checks.upload``): credentials are
+present (unless ``--skip-credentials``); unless ``--offline``, the index answers, and when the
+files of this commit are already built, every one of them is compared (conflicts are
+problems). Before a build (``check-version``), it can only give the notice that the version
+already has files on the index.
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from release import console
+from release.checks import upload as checks
 from release.context import ReleaseContext, StepResult
 from release.dists import (
     MANIFEST,
@@ -67,7 +68,7 @@ from release.index import (
     retry_delay,
     retryable,
 )
-from release.pypi_credentials import Credentials, credential_problem, credentials, display_url
+from release.pypi_credentials import Credentials, credentials, display_url
 from release.worktree import release_tree
 
 if TYPE_CHECKING:
@@ -304,34 +305,8 @@ class Upload:
     name = "upload"
 
     def problems(self, ctx: ReleaseContext) -> list[str]:
-        problems = []
-        if not ctx.options.skip_credentials:
-            problem = credential_problem(ctx.config.pypi.repository_url, ctx.env)
-            if problem:
-                problems.append(problem)
-        if ctx.options.offline:
-            return problems
-        index = index_of(ctx)
-        version = ctx.version.pep440
-        built = load_built(dist_folder(ctx.git.git_dir(), version), ctx.commit, version)
-        try:
-            if built is not None:
-                comparisons = compare_with_index(index, built)
-                problems += [
-                    f"{conflict_message(d, c)}: {CONFLICT_HINT}"
-                    for d, c in zip(built.dists, comparisons, strict=True)
-                    if c.status is Status.DIFFERENT
-                ]
-            else:
-                present = published_files(ctx, index)
-                if present:
-                    console.notice(
-                        f"the version {version} already has files on the index "
-                        f"({', '.join(present)}): the upload compares them with its build"
-                    )
-        except IndexFailure as error:
-            problems.append(f"the index {display_url(index.url)} cannot be read: {error}")
-        return problems
+        """The pre-flight checks (``release.checks.upload``)."""
+        return checks.problems(ctx)
 
     def prepare(self, ctx: ReleaseContext) -> UploadPlan:
         """Local work and observation: the verified build, compared with the index.
@@ -396,48 +371,6 @@ class Upload:
         if ctx.options.dry_run:
             return self.describe(ctx, plan)
         return self.publish(ctx, plan)
-
-
-def published_files(ctx: ReleaseContext, index: Index) -> list[str]:
-    """The index's files of this version, for the projects whose names are known before a build."""
-    from packaging.utils import (
-        InvalidSdistFilename,
-        InvalidWheelFilename,
-        parse_sdist_filename,
-        parse_wheel_filename,
-    )
-
-    found = []
-    for name in project_names(ctx):
-        for file in index.files(name):
-            try:
-                if file.filename.endswith(".whl"):
-                    version = parse_wheel_filename(file.filename)[1]
-                else:
-                    version = parse_sdist_filename(file.filename)[1]
-            except (InvalidSdistFilename, InvalidWheelFilename):
-                continue
-            if version == ctx.version.packaging:
-                found.append(file.filename)
-    return found
-
-
-def project_names(ctx: ReleaseContext) -> list[str]:
-    """The ``[project].name`` of every configured package (setup.py-only packages are unknown)."""
-    import tomllib
-
-    names = []
-    for package in ctx.config.packages:
-        text = ctx.git.show(ctx.commit, str(PurePosixPath(package.path) / "pyproject.toml"))
-        if text is None:
-            continue
-        try:
-            name = tomllib.loads(text).get("project", {}).get("name")
-        except tomllib.TOMLDecodeError:
-            continue
-        if isinstance(name, str):
-            names.append(name)
-    return names
 
 
 def show_upload_plan(plan: UploadPlan, url: str) -> None:

@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from release import console
@@ -89,8 +88,10 @@ def twine_settings(ctx: ReleaseContext) -> Settings:
         raise ReleaseError(f"twine cannot use {display_url(url)}: {error}") from None
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
+    """The resolved upload credentials and twine's TLS settings for the upload URL (a named
+    tuple, not a dataclass: this module is loaded by the upload's offline pre-flight)."""
+
     username: str
     password: str
     cacert: str | None
