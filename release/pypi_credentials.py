@@ -97,6 +97,13 @@ class Credentials(NamedTuple):
     cacert: str | None
     client_cert: str | None
 
+    def __repr__(self) -> str:
+        # Never the password, should one of these reach a log or a traceback.
+        return (
+            f"Credentials(username={self.username!r}, password='***', "
+            f"cacert={self.cacert!r}, client_cert={self.client_cert!r})"
+        )
+
 
 def credentials(ctx: ReleaseContext) -> Credentials:
     """The upload credentials, resolved by twine (env, .pypirc, keyring, trusted publishing)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from release.pypi import form_fields
-from release.pypi_credentials import credential_problem, display_url, pypirc_section
+from release.pypi_credentials import Credentials, credential_problem, display_url, pypirc_section
 
 URL = "http://127.0.0.1:9/"
 PYPI = "https://upload.pypi.org/legacy/"
@@ -109,3 +109,9 @@ def test_form_fields_follow_the_upload_api() -> None:
     assert ("keywords", "k1, k2") in fields
     assert not any(key == "gpg_signature" for key, _ in fields)
     assert fields[-2:] == [(":action", "file_upload"), ("protocol_version", "1")]
+
+
+def test_the_credentials_never_show_their_password() -> None:
+    found = Credentials("__token__", "pypi-credentials-repr-secret", None, None)
+    assert "pypi-credentials-repr-secret" not in repr(found) + str(found)
+    assert "username='__token__'" in repr(found)
