@@ -200,9 +200,10 @@ def _needs_fetch(git: Git, config: Config) -> bool:
 
 
 def _clean_tree_problems(git: Git, config: Config, version: ReleaseVersion) -> list[str]:
-    """Tracked changes other than version files that already hold this version."""
-    if git.run("rev-parse", "--is-bare-repository").stdout.strip() == "true":
-        return []
+    """Tracked changes other than version files that already hold this version.
+
+    The repository has a working tree: ``Git.discover`` found its top level.
+    """
     dirty = git.dirty_files()
     if not dirty:
         return []
