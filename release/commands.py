@@ -76,6 +76,8 @@ def check_version(
     Called directly it also runs the checks of every step the plan will run;
     as the prerequisite of one step it runs the common checks (the step runs its own).
     """
+    if as_json:
+        console.reserve_stdout()  # the JSON object alone, even in GitHub Actions
     options = Options(
         dry_run=dry_run,
         offline=offline,

@@ -4,7 +4,8 @@
   ``NO_COLOR`` is set, output is plain text (no colours, ASCII tables).
 - In GitHub Actions (``GITHUB_ACTIONS=true``) errors become ``::error::`` lines and
   long outputs are folded in ``::group::``; secrets are registered with
-  ``::add-mask::``, the only line that may ever carry a secret value.
+  ``::add-mask::``, the only line that may ever carry a secret value. These workflow
+  commands go to stdout, or to stderr when ``--json`` reserves stdout for its document.
 - Every line passes ``mask``: each registered secret (and its URL-encoded form)
   is replaced with ``***`` before it reaches a stream, a file or an exception.
 """
@@ -43,8 +44,8 @@ def register_secret(value: str | None) -> None:
         for form in sorted(new):
             if "\n" in form:
                 continue
-            sys.stdout.write(f"::add-mask::{form}\n")
-        sys.stdout.flush()
+            _commands().write(f"::add-mask::{form}\n")
+        _commands().flush()
 
 
 def mask(text: str) -> str:
@@ -53,6 +54,23 @@ def mask(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+_stdout_reserved: list[bool] = []
+
+
+def reserve_stdout() -> None:
+    """Keep stdout for one machine-readable document (``--json``).
+
+    GitHub Actions workflow commands (``::add-mask::``, annotations, groups) then go to
+    stderr, which the runner reads for them as well, so that a shell capturing stdout
+    gets the JSON and nothing else.
+    """
+    _stdout_reserved.append(True)
+
+
+def _commands() -> IO[str]:
+    return sys.stderr if _stdout_reserved else sys.stdout
 
 
 def in_github_actions() -> bool:
@@ -117,22 +135,22 @@ def info(message: str) -> None:
 
 def warn(message: str) -> None:
     if in_github_actions():
-        sys.stdout.write(f"::warning::{_escape_annotation(mask(message))}\n")
-        sys.stdout.flush()
+        _commands().write(f"::warning::{_escape_annotation(mask(message))}\n")
+        _commands().flush()
     err().print(f"warning: {message}", markup=False, style="yellow")
 
 
 def notice(message: str) -> None:
     if in_github_actions():
-        sys.stdout.write(f"::notice::{_escape_annotation(mask(message))}\n")
-        sys.stdout.flush()
+        _commands().write(f"::notice::{_escape_annotation(mask(message))}\n")
+        _commands().flush()
     err().print(f"notice: {message}", markup=False, style="cyan")
 
 
 def error(message: str) -> None:
     if in_github_actions():
-        sys.stdout.write(f"::error::{_escape_annotation(mask(message))}\n")
-        sys.stdout.flush()
+        _commands().write(f"::error::{_escape_annotation(mask(message))}\n")
+        _commands().flush()
     err().print(f"error: {message}", markup=False, style="bold red")
 
 
@@ -145,13 +163,13 @@ def _escape_annotation(text: str) -> str:
 def group(title: str) -> Iterator[None]:
     """Fold the output inside in GitHub Actions; a plain heading elsewhere."""
     if in_github_actions():
-        sys.stdout.write(f"::group::{mask(title)}\n")
-        sys.stdout.flush()
+        _commands().write(f"::group::{mask(title)}\n")
+        _commands().flush()
         try:
             yield
         finally:
-            sys.stdout.write("::endgroup::\n")
-            sys.stdout.flush()
+            _commands().write("::endgroup::\n")
+            _commands().flush()
     else:
         info(title)
         yield

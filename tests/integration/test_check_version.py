@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from release.localservices.azure import publish_profile
 from tests.repos import Repo, make_repo
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -317,3 +318,28 @@ def test_help_documents_every_flag(demo_repo: Repo):
         assert flag in result.stdout
     listing = demo_repo.invoke("--list")
     assert "check-version" in listing.stdout and "Validate the tag" in listing.stdout
+
+
+def test_json_in_github_actions_keeps_stdout_for_the_json_and_masks_on_stderr(demo_repo: Repo):
+    """A step doing plan=$(invoke check-version --json) gets the object and nothing else,
+    while the secrets are still registered with the runner (which reads stderr too)."""
+    demo_repo.tag("version/1.0.0")
+    secret = "json-in-actions-secret"
+    result = demo_repo.invoke(
+        "check-version",
+        "--json",
+        "--offline",
+        env={
+            "GITHUB_ACTIONS": "true",
+            "TWINE_USERNAME": "ci",
+            "TWINE_PASSWORD": secret,
+            "DISCORD_WEBHOOK_URL": f"https://discord.com/api/webhooks/1/{secret}",
+            "AZURE_WEBAPP_PUBLISH_PROFILE": publish_profile("demo-ui", secret),
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["version"] == "1.0.0"
+    assert f"::add-mask::{secret}" in result.stderr.splitlines()
+    assert secret not in result.stdout
+    leaked = [line for line in result.stderr.splitlines() if secret in line]
+    assert all(line.startswith("::add-mask::") for line in leaked), leaked
