@@ -6,6 +6,8 @@ tag other commits, to show that the tagged commit never decides who releases.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,3 +235,73 @@ def test_a_lightweight_tag_is_refused_when_signed_tags_are_required(signing: Rep
     code, stderr = check(signing, "version/2.0.3")
     assert code == 1
     assert "version/2.0.3 is a lightweight tag, but tool.release.require-signed-tags" in stderr
+
+
+# -- signed tags, GPG ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gpg_homes() -> Iterator[dict[str, tuple[Path, str]]]:
+    """Two GPG keyrings, each with its own key: ``trusted`` is the runner's, ``stranger`` not.
+
+    Short folders under /tmp: gpg-agent's socket path must stay within the kernel's limit.
+    """
+    homes: dict[str, tuple[Path, str]] = {}
+    try:
+        for name in ("trusted", "stranger"):
+            home = Path(tempfile.mkdtemp(prefix="gpg-", dir="/tmp"))
+            home.chmod(0o700)
+            env = {"GNUPGHOME": str(home)}
+            uid = f"{name} <{name}@example.org>"
+            gpg = ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
+            run([*gpg, "--quick-gen-key", uid, "ed25519", "sign", "never"], home, env)
+            listing = run(["gpg", "--with-colons", "--list-secret-keys"], home, env).stdout
+            fingerprint = next(
+                line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")
+            )
+            homes[name] = (home, fingerprint)
+        yield homes
+    finally:
+        for home, _ in homes.values():
+            run(["gpgconf", "--kill", "gpg-agent"], home, {"GNUPGHOME": str(home)}, check=False)
+            shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def gpg_signing(tmp_path_factory: pytest.TempPathFactory) -> Repo:
+    """main requires signed tags and names no allowed-signers file: the keyring decides."""
+    return make_repo(
+        tmp_path_factory.mktemp("gpg-signing"),
+        source=None,
+        files={"pyproject.toml": "[tool.release]\nrequire-signed-tags = true\n"},
+    )
+
+
+def gpg_signed_tag(repo: Repo, name: str, home: Path, fingerprint: str) -> None:
+    run(
+        ["git", "-c", f"user.signingkey={fingerprint}", "tag", "-s", "-m", "release", name],
+        repo.path,
+        {**repo.env, "GNUPGHOME": str(home)},
+    )
+
+
+def test_a_tag_signed_with_a_gpg_key_of_the_runners_keyring_passes(
+    gpg_signing: Repo, gpg_homes: dict[str, tuple[Path, str]]
+) -> None:
+    home, fingerprint = gpg_homes["trusted"]
+    gpg_signed_tag(gpg_signing, "version/3.0.0", home, fingerprint)
+    code, stderr = check(gpg_signing, "version/3.0.0", env={"GNUPGHOME": str(home)})
+    assert code == 0, stderr
+
+
+def test_a_tag_signed_with_a_gpg_key_the_runner_does_not_know_is_refused(
+    gpg_signing: Repo, gpg_homes: dict[str, tuple[Path, str]]
+) -> None:
+    stranger_home, stranger = gpg_homes["stranger"]
+    gpg_signed_tag(gpg_signing, "version/3.0.1", stranger_home, stranger)
+    code, stderr = check(
+        gpg_signing, "version/3.0.1", env={"GNUPGHOME": str(gpg_homes["trusted"][0])}
+    )
+    assert code == 1
+    assert "git verify-tag refused version/3.0.1" in stderr
+    assert "a key this machine's GPG keyring trusts" in stderr
