@@ -2,7 +2,8 @@
 # Services for the test suite. Sourced by .ci/run (bash, possibly under set -euo pipefail):
 #
 #   1. installs what the real-service tests need, with apt, when it is missing:
-#      docker.io (dockerd), docker-registry, busybox-static (the base image), openssh-client;
+#      docker.io (dockerd), docker-registry, busybox-static (the base image), openssh-client,
+#      gpg and gpg-agent (signed tags);
 #   2. stops Debian's own registry service (docker-registry.service on :5000), which the
 #      package starts where systemd runs; the tests start their own registries on free ports;
 #   3. reuses a Docker engine that answers (DOCKER_HOST, our earlier dockerd, the default
@@ -38,6 +39,8 @@ _rt_install_packages() {
     dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' ||
         missing+=(busybox-static)
     _rt_have ssh || missing+=(openssh-client)
+    _rt_have gpg || missing+=(gpg)
+    _rt_have gpg-agent || missing+=(gpg-agent)
     if [ "${#missing[@]}" -eq 0 ]; then
         return 0
     fi
