@@ -207,7 +207,7 @@ def _clean_tree_problems(git: Git, config: Config, version: ReleaseVersion) -> l
     dirty = git.dirty_files()
     if not dirty:
         return []
-    from release.bump import version_file_map  # version files and the __build__ files beside
+    from release.writers import version_file_map  # version files and the __build__ files beside
 
     version_files = version_file_map(config)
     offending = [name for name in dirty if not _holds(git, name, version_files, version)]
@@ -226,7 +226,7 @@ def _holds(
     if entry is None:
         return False
     try:
-        from release.bump import holds_version  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        from release.writers import holds_version  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return False
     path = git.root / name
@@ -259,7 +259,7 @@ def post_change_allowed(path: str, config: Config) -> bool:
     version_paths = [vf.path for vf in config.version_files]
     if path in {m for vf in config.version_files for m in vf.matches}:
         return True
-    from release.bump import companion_paths  # the __build__ files beside version-info files
+    from release.writers import companion_paths  # the __build__ files beside version-info files
 
     if path in companion_paths(config):
         return True

@@ -247,7 +247,7 @@ def write_ui_version(ctx: ReleaseContext, tree: Path) -> None:
     ``package.json`` or ``package-lock.json`` is not one of them, the bump's package-json
     writer writes it here, into the tree only.
     """
-    from release.bump import write_versions
+    from release.writers import write_versions
 
     ui = _ui(ctx)
     configured = {match for vf in ctx.config.version_files for match in vf.matches}

@@ -27,10 +27,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from release.bump import FileChange, write_versions
 from release.config import Config
 from release.git import Git, GitError
 from release.version import ReleaseVersion
+from release.writers import FileChange, write_versions
 
 if TYPE_CHECKING:
     from release.context import ReleaseContext

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from release.bump import BumpError, commit_identity
+from release.checks.bump import commit_identity
 from release.config import load_config
 from release.errors import ReleaseError
 from release.git import Git
 from release.version import parse_version
 from release.worktree import PREFIX, release_tree_of, tree_changes
+from release.writers import BumpError
 from tests.repos import Repo, clean_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
