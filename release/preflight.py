@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from release import console, protect
-from release.config import Config, load_config, matches_any, parse_config
+from release.config import Config, VersionFile, load_config, matches_any, parse_config
 from release.context import Options, ReleaseContext, step_checks
 from release.errors import ConfigError, PreflightError, ReleaseError, UsageError
 from release.git import Git
@@ -220,17 +220,16 @@ def _clean_tree_problems(git: Git, config: Config, version: ReleaseVersion) -> l
 
 
 def _holds(
-    git: Git, name: str, version_files: Mapping[str, object], version: ReleaseVersion
+    git: Git, name: str, version_files: Mapping[str, VersionFile], version: ReleaseVersion
 ) -> bool:
+    """Whether the changed file ``name`` is a version file that already holds ``version``."""
+    from release.writers import holds_version
+
     entry = version_files.get(name)
     if entry is None:
         return False
-    try:
-        from release.writers import holds_version  # type: ignore[import-not-found,import-untyped,unused-ignore]
-    except ImportError:
-        return False
     path = git.root / name
-    return path.is_file() and holds_version(entry, path, version)  # type: ignore[arg-type]
+    return path.is_file() and holds_version(entry, path, version)
 
 
 def _post_problems(git: Git, commit: str, version: ReleaseVersion, config: Config) -> list[str]:

@@ -244,7 +244,7 @@ def write_ui_version(ctx: ReleaseContext, tree: Path) -> None:
     """Make sure ``<ui.path>/package.json`` (and its lock) hold the npm version in ``tree``.
 
     The release tree already holds every configured version file; when the UI's
-    ``package.json`` or ``package-lock.json`` is not one of them, the bump's package-json
+    ``package.json`` or ``package-lock.json`` is not one of them, the package-json
     writer writes it here, into the tree only.
     """
     from release.writers import write_versions
