@@ -326,15 +326,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self._drop()
                 return
         upstream = answer[0] if answer is not None else None
+        # Noted before the answer is sent: once the client has it, it may send its next
+        # request on another connection (another thread), which must be noted after this one.
         if rule is None:
             assert answer is not None
-            self._relay(method, *answer)
             note(answer[0], None, upstream)
+            self._relay(method, *answer)
             return
         label = rule.describe()
         if rule.kind == "status":
-            self._status(rule)
             note(rule.status, label, upstream)
+            self._status(rule)
             return
         if rule.kind == "hold":
             with rule.held:
