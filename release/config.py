@@ -133,15 +133,15 @@ class Config:
         return any(_glob_match(pattern, branch) for pattern in self.branches)
 
 
+_WILDMATCH_SYNTAX = "*?[]\\!# /"
+
+
 def _glob_match(pattern: str, name: str) -> bool:
     # A pattern without wildmatch syntax matches its own text: the usual release branch
     # ("main") is recognised without importing pathspec, which start-up feels (about 10 ms).
     if pattern == name and not any(c in pattern for c in _WILDMATCH_SYNTAX):
         return True
     return matches_any([pattern], name)
-
-
-_WILDMATCH_SYNTAX = "*?[]\\!# /"
 
 
 def matches_any(patterns: Iterable[str], path: str) -> bool:
