@@ -73,7 +73,7 @@ from release.checks.notify import (  # shared with the checks; tasks.py and test
     STEP,
     WEBHOOK_ENV,
     Webhook,
-    _channel_hint,
+    channel_of,
     check_channel_hint,
     lost_answer_error,
     parse_webhook,
@@ -474,7 +474,7 @@ def decide(
     if record is None or status == "failed":
         return Decision("post", None, "posted")
     if status in ("sending", "unknown"):
-        raise lost_answer_error(tag, _channel_hint(record))
+        raise lost_answer_error(tag, channel_of(record))
     if previous_id is None:
         return Decision("nothing", None, "already announced (marked as posted; no message to edit)")
     recorded_webhook = record.get("webhook_id")
@@ -656,7 +656,7 @@ class NotifyStep:
             raise StepError(
                 f"sent the announcement of {ctx.tag} to Discord, but {lost.message}, so the "
                 "message may have been posted; until you say which, notify refuses to run again",
-                check_channel_hint(ctx.tag, _channel_hint(base)),
+                check_channel_hint(ctx.tag, channel_of(base)),
             ) from None
         except ReleaseError:
             ctx.state.record(STEP, {**base, "status": "failed"})

@@ -213,7 +213,7 @@ def lost_answer_error(tag: str, where: str) -> ReleaseError:
     )
 
 
-def _channel_hint(record: Mapping[str, Any] | None, webhook_id: str | None = None) -> str:
+def channel_of(record: Mapping[str, Any] | None, webhook_id: str | None = None) -> str:
     """Where the message would be: its channel's URL when recorded, else the webhook."""
     record = record or {}
     guild, channel = record.get("guild_id"), record.get("channel_id")
@@ -252,5 +252,5 @@ def problems(ctx: ReleaseContext) -> list[str]:
     if not flags.get("repost") and not flags.get("assume_posted"):
         record = ctx.state.get(STEP)
         if record and record.get("status") in ("sending", "unknown"):
-            found.append(str(lost_answer_error(ctx.tag, _channel_hint(record))))
+            found.append(str(lost_answer_error(ctx.tag, channel_of(record))))
     return found
