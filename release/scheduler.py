@@ -205,19 +205,9 @@ class Scheduler:
 
     def _dry_run_phase(self) -> None:
         for name in ORDER:
-            step: Any = self.steps.get(name)
-            if step is None:
-                continue
-            self._set(name, state="describing")
-            try:
-                if name in self.prepared and hasattr(step, "describe"):
-                    result: StepResult = step.describe(self.ctx, self.prepared[name])
-                else:
-                    result = step.run(self.ctx)
-            except BaseException as error:  # noqa: BLE001 - reported in the release's outcome
-                self._fail(name, error)
-                continue
-            self._finish(name, result)
+            if name in self.steps:
+                self._set(name, state="describing")
+                self._complete(name, "describe")
 
     # -- phase 2: side effects by dependency --------------------------------------------
 
@@ -234,18 +224,22 @@ class Scheduler:
                         pending.remove(name)
                     elif all(self.outcomes[d].state == "done" for d in deps):
                         self._set(name, state="running")
-                        running[name] = pool.submit(self._publish, name)
+                        running[name] = pool.submit(self._complete, name, "publish")
                         pending.remove(name)
                 if not running:
                     break  # nothing left can start (it cannot happen: the graph has no cycle)
                 finished, _ = wait(running.values(), return_when=FIRST_COMPLETED)
                 running = {n: f for n, f in running.items() if f not in finished}
 
-    def _publish(self, name: str) -> None:
+    # -- both: finishing a step -------------------------------------------------------
+
+    def _complete(self, name: str, second_half: str) -> None:
+        """The step's ``second_half`` (``describe`` or ``publish``) of what it prepared, or
+        its ``run`` when it has no such split; the outcome is recorded either way."""
         step: Any = self.steps[name]
         try:
-            if name in self.prepared and hasattr(step, "publish"):
-                result: StepResult = step.publish(self.ctx, self.prepared[name])
+            if name in self.prepared and hasattr(step, second_half):
+                result: StepResult = getattr(step, second_half)(self.ctx, self.prepared[name])
             else:
                 result = step.run(self.ctx)
         except BaseException as error:  # noqa: BLE001 - reported in the release's outcome
