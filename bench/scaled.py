@@ -20,7 +20,7 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(CHECKOUT))
 
-from release.demo import IDENTITY  # noqa: E402
+from release.demo import IDENTITY, publish_tagged  # noqa: E402
 
 DEMO = CHECKOUT / "examples" / "demo"
 TAG = "version/1.1.0"
@@ -70,7 +70,13 @@ def child_env(svc: Services) -> dict[str, str]:
     ``PYTHONDONTWRITEBYTECODE`` is removed (this machine sets it; a CI runner does not), so
     both sides run as they would there.
     """
-    env = {**os.environ, **IDENTITY, **svc.env, "DOCKER_BUILDKIT": "0"}
+    return release_env({**svc.env, "DOCKER_BUILDKIT": "0"})
+
+
+def release_env(extra: dict[str, str]) -> dict[str, str]:
+    """This environment with a git identity and ``extra``, without what would change how a
+    release runs here (CI markers, a tag named by the environment, no bytecode)."""
+    env = {**os.environ, **IDENTITY, **extra}
     for name in (
         "GITHUB_ACTIONS",
         "CI",
@@ -94,12 +100,6 @@ class Scaled:
 
     def module(self, package: str) -> str:
         return package.replace("-", "_")
-
-
-def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, env={**os.environ, **IDENTITY}
-    )
 
 
 def scaled_repo(root: Path, prefix: str, n: int, m: int, payload_mb: int = 0) -> Scaled:
@@ -132,15 +132,7 @@ def scaled_repo(root: Path, prefix: str, n: int, m: int, payload_mb: int = 0) ->
         (work / "app" / f"img{j}.txt").write_text(f"{prefix} image {j}\n")
     shutil.copy(DEMO / "CHANGELOG.md", work / "CHANGELOG.md")
     (work / "pyproject.toml").write_text(_release_table(packages, images))
-    remote = root / f"{prefix}.git"
-    _git(root, "init", "-q", "--bare", "-b", "main", str(remote))
-    _git(work, "init", "-q", "-b", "main")
-    _git(work, "add", "-A")
-    _git(work, "commit", "-q", "-m", "Scaled demo")
-    _git(work, "remote", "add", "origin", str(remote))
-    _git(work, "push", "-q", "-u", "origin", "main")
-    _git(work, "tag", "-a", "-m", f"Release {TAG}", TAG)
-    _git(work, "push", "-q", "origin", TAG)
+    publish_tagged(work, root / f"{prefix}.git", "Scaled demo", TAG)
     return Scaled(work, prefix, tuple(packages), tuple(images))
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import statistics
@@ -55,18 +54,9 @@ def fake_credentials() -> dict[str, str]:
 
 
 def child_env() -> dict[str, str]:
-    from release.demo import IDENTITY
+    from scaled import release_env
 
-    env = {**os.environ, **IDENTITY, **fake_credentials()}
-    for name in (
-        "GITHUB_ACTIONS",
-        "CI",
-        "RELEASE_TAG",
-        "GITHUB_REF_NAME",
-        "PYTHONDONTWRITEBYTECODE",
-    ):
-        env.pop(name, None)
-    return env
+    return release_env(fake_credentials())
 
 
 def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:

@@ -46,20 +46,25 @@ def _git(cwd: Path, *args: str) -> None:
 
 def make_demo_repository(root: Path, drop_tables: tuple[str, ...] = ()) -> Path:
     """A clone of the demo with a bare ``origin``; ``drop_tables`` removes unavailable steps."""
-    remote = root / "remote.git"
     work = root / "demo"
-    _git(root, "init", "-q", "--bare", "-b", "main", str(remote))
     shutil.copytree(DEMO_SOURCE, work, ignore=shutil.ignore_patterns("node_modules", "dist"))
     if drop_tables:
         _drop_tables(work / "pyproject.toml", drop_tables)
+    publish_tagged(work, root / "remote.git", "Demo monorepo")
+    return work
+
+
+def publish_tagged(work: Path, remote: Path, message: str, tag: str = DEMO_TAG) -> None:
+    """Make the files of ``work`` a repository: one commit on main, an annotated ``tag``, both
+    pushed to a new bare ``remote`` that is its ``origin`` (the demo, the benchmarks)."""
+    _git(work.parent, "init", "-q", "--bare", "-b", "main", str(remote))
     _git(work, "init", "-q", "-b", "main")
     _git(work, "add", "-A")
-    _git(work, "commit", "-q", "-m", "Demo monorepo")
+    _git(work, "commit", "-q", "-m", message)
     _git(work, "remote", "add", "origin", str(remote))
     _git(work, "push", "-q", "-u", "origin", "main")
-    _git(work, "tag", "-a", "-m", f"Release {DEMO_TAG}", DEMO_TAG)
-    _git(work, "push", "-q", "origin", DEMO_TAG)
-    return work
+    _git(work, "tag", "-a", "-m", f"Release {tag}", tag)
+    _git(work, "push", "-q", "origin", tag)
 
 
 def _drop_tables(path: Path, names: tuple[str, ...]) -> None:
