@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from invoke import Context, task
 
-from release.console import boundary
+from release.core.console import boundary
 
 TAG_HELP = (
     "the version tag, e.g. version/4.2.0 (default: $RELEASE_TAG, then $GITHUB_REF_NAME "
@@ -45,7 +45,7 @@ def check_version(
     dry_run: bool = False,
 ) -> None:
     """Validate the tag, run the pre-flight checks and print the plan."""
-    from release.commands import check_version as run
+    from release.commands.check_version import check_version as run
 
     run(
         tag,
@@ -81,7 +81,7 @@ def release(
     branch: str | None = None,
 ) -> None:
     """Release everything the plan says, each step once: local work first, then side effects."""
-    from release.commands import release_all
+    from release.commands.release import release_all
 
     release_all(tag, dry_run=dry_run, yes=yes, local=local, offline=offline, branch=branch)
 
@@ -90,7 +90,21 @@ def release(
 @boundary
 def demo(c: Context, keep: bool = False) -> None:
     """Release examples/demo end to end into local services started for it (from a checkout)."""
-    from release.demo import run_demo
+    import sys
+    from pathlib import Path
+
+    checkout = Path(__file__).resolve().parent
+    if not (checkout / "devservices" / "demo.py").is_file():
+        from release.core.errors import ReleaseError
+
+        raise ReleaseError(
+            "the demo runs from a checkout of release-tasks: its local services are not in "
+            "the installed package",
+            "git clone the release-tasks repository, then in it: "
+            "pip install -e '.[dev]' && invoke demo",
+        )
+    sys.path.insert(0, str(checkout))  # devservices/ is a folder of the checkout, not installed
+    from devservices.demo import run_demo
 
     run_demo(keep=keep)
 
@@ -115,7 +129,7 @@ def tag(
     remote: str | None = None,
 ) -> None:
     """Create the version tag on the current branch and push it: CI then runs the release."""
-    from release.tagging import cut_tag
+    from release.commands.tag import cut_tag
 
     cut_tag(version, sign=sign, backport=backport, dry_run=dry_run, remote=remote)
 
@@ -142,7 +156,7 @@ def deploy_ui(
     Credentials: the publish profile in $AZURE_WEBAPP_PUBLISH_PROFILE. Pre-releases are
     built and not deployed.
     """
-    from release.ui import deploy_ui as run
+    from release.commands.deploy_ui import deploy_ui as run
 
     run(tag, dry_run=dry_run, offline=offline, branch=branch)
 
@@ -168,7 +182,7 @@ def bump(
     branch: str | None = None,
 ) -> None:
     """Write the version into the configured files; --commit commits and pushes it."""
-    from release.commands import run_step
+    from release.commands.step import run_step
 
     run_step("bump", tag, dry_run=dry_run, branch=branch, extra={"commit": commit})
 
@@ -186,7 +200,7 @@ def push_image(
     c: Context, tag: str | None = None, dry_run: bool = False, branch: str | None = None
 ) -> None:
     """Build every configured image and push its version tags (never overwriting one)."""
-    from release.commands import run_step
+    from release.commands.step import run_step
 
     run_step("push-image", tag, dry_run=dry_run, branch=branch)
 
@@ -216,8 +230,8 @@ def notify(
     """Announce the release on Discord: posted once, edited by every later run."""
     import os
 
-    from release.commands import run_step
-    from release.notify import notify_flags, register_webhook_secrets
+    from release.commands.step import run_step
+    from release.steps.notify.step import notify_flags, register_webhook_secrets
 
     register_webhook_secrets(os.environ)
     flags = notify_flags(repost, assume_posted)
@@ -242,7 +256,7 @@ def build(
     branch: str | None = None,
 ) -> None:
     """Build sdist and wheel of every package, twine check, version check, smoke install."""
-    from release.commands import run_step
+    from release.commands.step import run_step
 
     run_step("build", tag, dry_run=dry_run, offline=offline, branch=branch)
 
@@ -265,7 +279,7 @@ def upload(
     branch: str | None = None,
 ) -> None:
     """Upload the built files to the package index (files already there are skipped)."""
-    from release.commands import run_step
+    from release.commands.step import run_step
 
     run_step("upload", tag, dry_run=dry_run, offline=offline, branch=branch)
 
@@ -282,6 +296,6 @@ def channels(c: Context, apply: bool = False, yes: bool = False, offline: bool =
     """Show which version every channel tag points to; --apply moves them where the rules say."""
     import os
 
-    from release.channelcmd import show_channels
+    from release.commands.channels import show_channels
 
     show_channels(apply=apply, yes=yes, offline=offline, env=dict(os.environ))

@@ -16,7 +16,7 @@ move takes the same time whatever the size, and is at least 20x faster at 500 MB
 
     python bench/channel_move.py [--sizes 10 100 500] [--runs 5] [--write]
 
-Needs root or a running engine (``release.localservices`` starts dockerd and Debian's
+Needs root or a running engine (``devservices`` starts dockerd and Debian's
 docker-registry in a temporary folder, as the tests do) and the docker CLI on PATH.
 """
 
@@ -38,10 +38,10 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(CHECKOUT))
 
-from release.config import Registry as RegistryConfig  # noqa: E402
-from release.localservices.engine import DockerEngine, docker_client  # noqa: E402
-from release.localservices.registry import Registry  # noqa: E402
-from release.registry import RegistryClient  # noqa: E402
+from devservices.engine import DockerEngine, docker_client  # noqa: E402
+from devservices.registry import Registry  # noqa: E402
+from release.core.config import Registry as RegistryConfig  # noqa: E402
+from release.steps.images.registry import RegistryClient  # noqa: E402
 
 RESULTS = CHECKOUT / "bench" / "RESULTS.md"
 SECTION = "## Channel move"

@@ -338,7 +338,7 @@ STARTUP_NOTES_COMMON = (
     "guards it); `pathspec` is imported only when a wildmatch is needed, not for a literal "
     "branch pattern such as `main`; the plan's upload line no longer imports the "
     "announcement renderer; two git subprocesses fewer. `invoke --list` imports only "
-    "`release.console` and invoke itself."
+    "`release.core.console` and invoke itself."
 )
 STARTUP_NOTES_MET = STARTUP_NOTES_COMMON
 STARTUP_NOTES_MISSED = (

@@ -2,7 +2,7 @@
 
 ``scaled_repo`` generates the repository from ``examples/demo`` (see ``bench/release.py``
 for its shape); ``services`` starts a real pypiserver and, when asked, the Docker engine and
-Debian's registry on 127.0.0.1, as ``release/demo.py`` does (``release.localservices``).
+Debian's registry on 127.0.0.1, as ``release/demo.py`` does (``devservices``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(CHECKOUT))
 
-from release.demo import IDENTITY, publish_tagged  # noqa: E402
+from devservices.demo import IDENTITY, publish_tagged  # noqa: E402
 
 DEMO = CHECKOUT / "examples" / "demo"
 TAG = "version/1.1.0"
@@ -42,10 +42,10 @@ class Services:
 @contextlib.contextmanager
 def services(workdir: Path, *, images: bool = True) -> Iterator[Services]:
     """pypiserver and (with ``images``) the Docker engine and the registry, started as
-    ``release.demo.services`` starts them."""
+    ``devservices.demo.services`` starts them."""
     import secrets
 
-    from release.localservices.pypi import PypiServer
+    from devservices.pypi import PypiServer
 
     with contextlib.ExitStack() as stack:
         index = stack.enter_context(
@@ -54,8 +54,8 @@ def services(workdir: Path, *, images: bool = True) -> Iterator[Services]:
         env = index.env()
         host = url = ""
         if images:
-            from release.localservices.engine import DockerEngine
-            from release.localservices.registry import Registry
+            from devservices.engine import DockerEngine
+            from devservices.registry import Registry
 
             engine = stack.enter_context(DockerEngine(workdir / "docker"))
             registry = stack.enter_context(Registry(workdir / "registry"))

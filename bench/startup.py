@@ -8,7 +8,7 @@ most 1.3x ``--list`` over a one-task ``tasks.py``; ``check-version --offline`` o
 at most 1.6x the same.
 
 ``check-version`` runs on a copy of ``examples/demo`` with a bare remote and an annotated
-``version/1.1.0`` tag (``release.demo.make_demo_repository``), every step configured and
+``version/1.1.0`` tag (``devservices.demo.make_demo_repository``), every step configured and
 fake credentials in the environment (so every step's checks run and pass; nothing is
 contacted with ``--offline``).
 
@@ -43,7 +43,7 @@ TARGETS = {"list": 1.3, "check-version": 1.6}
 
 def fake_credentials() -> dict[str, str]:
     """Credentials of the right shape for every step; no service is contacted (--offline)."""
-    from release.localservices.azure import publish_profile
+    from devservices.azure import publish_profile
 
     return {
         "TWINE_USERNAME": "bench",
@@ -102,7 +102,7 @@ def prepare_bytecode(mode: str) -> None:
 
 
 def measure(runs: int, bytecode: str) -> list[dict[str, object]]:
-    from release.demo import make_demo_repository
+    from devservices.demo import make_demo_repository
 
     prepare_bytecode(bytecode)
     env = child_env()

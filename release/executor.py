@@ -9,7 +9,7 @@ that tag, and a prerequisite shared by two requested tasks still runs once.
 invoke picks it up from ``tasks.executor_class`` in the ``invoke.yaml`` beside
 ``tasks.py``; the ``release-tasks`` program passes it to its ``Program``.
 It also records which tasks were named on the command line
-(``release.context.DIRECT_TASKS``) so ``check-version`` knows whether it runs as
+(``release.run.context.DIRECT_TASKS``) so ``check-version`` knows whether it runs as
 itself (all step checks) or as a prerequisite (the common checks only).
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 from invoke.executor import Executor
 from invoke.tasks import Call, Task
 
-from release import context
+from release.run import context
 
 HANDED_DOWN = ("tag", "dry_run", "branch", "offline")
 

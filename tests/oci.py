@@ -14,8 +14,8 @@ from urllib.parse import urljoin
 
 import requests
 
-from release.localservices.engine import DockerEngine
-from release.registry import (
+from devservices.engine import DockerEngine
+from release.steps.images.registry import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,

@@ -2,7 +2,7 @@
 
 Loaded by ``tests/conftest.py`` (``pytest_plugins``). Every service binds 127.0.0.1 on a
 free port in the session's temporary directory and is stopped when the session ends;
-``release.localservices`` also stops anything left over at interpreter exit.
+``devservices`` also stops anything left over at interpreter exit.
 
 - ``pypi_server``: pypiserver, upload as ``release-test`` with a random password
   (``pypi_server.password``), anonymous download, no fallback to pypi.org.
@@ -25,10 +25,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from release.localservices.azure import KuduServer
-from release.localservices.engine import DockerEngine, EngineUnavailableError, ensure_base_image
-from release.localservices.pypi import PypiServer
-from release.localservices.registry import Registry
+from devservices.azure import KuduServer
+from devservices.engine import DockerEngine, EngineUnavailableError, ensure_base_image
+from devservices.pypi import PypiServer
+from devservices.registry import Registry
 
 PYPI_USERNAME = "release-test"
 REGISTRY_USERNAME = "release-test"

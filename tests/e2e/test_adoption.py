@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from release.localservices.pypi import PypiServer
+from devservices.pypi import PypiServer
 from tests.repos import CHECKOUT, clean_env, make_repo
 
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")

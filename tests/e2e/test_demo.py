@@ -6,7 +6,7 @@ Without a Docker engine (``DOCKER_HOST`` at a dead socket, and a process that ca
 reason a user's usually cannot: it is not root. When the tests run as root, ``unshare
 --user`` runs the demo in a new user namespace where its uid is 65534 (files stay
 accessible: on disk it is still the same user), so
-``release.localservices.engine.cannot_start_reason`` refuses for that real reason.
+``devservices.engine.cannot_start_reason`` refuses for that real reason.
 Without npm (a PATH holding only git) it leaves the UI out, says so, and releases the rest.
 """
 
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from release.localservices.engine import DEFAULT_SOCKET, DockerEngine
+from devservices.engine import DEFAULT_SOCKET, DockerEngine
 from tests.repos import CHECKOUT, clean_env
 
 pytestmark = pytest.mark.slow

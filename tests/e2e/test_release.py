@@ -37,12 +37,12 @@ from typing import Any
 import pytest
 import requests
 
-from release.localservices import free_port
-from release.localservices.azure import KuduServer, demo_server
-from release.localservices.discord import DiscordWebhookServer
-from release.localservices.engine import DockerEngine
-from release.localservices.pypi import PypiServer
-from release.localservices.registry import Registry
+from devservices import free_port
+from devservices.azure import KuduServer, demo_server
+from devservices.discord import DiscordWebhookServer
+from devservices.engine import DockerEngine
+from devservices.pypi import PypiServer
+from devservices.registry import Registry
 from tests.repos import CHECKOUT, Repo, clean_env, make_repo
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("release-e2e")]
@@ -770,7 +770,7 @@ def test_a_conflicting_build_on_the_index_stops_the_release_before_the_bump(
 
 def upload_other_build(world: World, version: str, scratch: Path) -> None:
     """Another build of demo-common ``version`` (a different README), uploaded by hand first."""
-    from release.dists import build_package, uv_binary
+    from release.steps.pypi.dists import build_package, uv_binary
 
     source = scratch / "demo-common"
     shutil.copytree(world.repo.path / "demo-common", source)

@@ -1,6 +1,6 @@
 """The deployment half of ``deploy-ui`` against the Kudu contract server, without a UI build.
 
-A prepared zip is deployed through ``release.ui.deploy_archive`` with a context resolved
+A prepared zip is deployed through ``release.steps.deploy_ui.step.deploy_archive`` with a context resolved
 from a real demo repository (the state goes to its bare remote), so the API's answers
 (409, a deployment that never ends, OneDeploy, an interrupted run) are exercised quickly.
 """
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from release.context import Options, ReleaseContext
-from release.errors import ReleaseError, StepError
-from release.localservices.azure import KuduServer
-from release.preflight import resolve
-from release.ui import (
+from devservices.azure import KuduServer
+from release.core.errors import ReleaseError, StepError
+from release.pipeline.preflight import resolve
+from release.run.context import Options, ReleaseContext
+from release.steps.deploy_ui.step import (
     DEPLOY_UI,
     Archive,
     deploy_archive,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from release import dists
+from release.steps.pypi import dists
 
 SECRET = "build-requirement-must-not-see-this"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from release.localservices.azure import publish_profile
+from devservices.azure import publish_profile
 from tests.repos import Repo, make_repo
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

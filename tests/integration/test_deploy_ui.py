@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from release.localservices.azure import KuduServer, publish_profile
+from devservices.azure import KuduServer, publish_profile
 from tests.repos import DEMO, Repo
 from tests.services import KUDU_PASSWORD
 
@@ -259,10 +259,10 @@ def test_the_ui_gets_its_version_even_when_package_json_is_not_a_configured_vers
 def test_the_ui_build_leaves_the_shared_release_tree_as_it_was(
     demo_repo: Repo, tmp_path: Path
 ) -> None:
-    from release.context import Options
-    from release.preflight import resolve
-    from release.ui import build_archive
-    from release.worktree import release_tree
+    from release.pipeline.preflight import resolve
+    from release.run.context import Options
+    from release.run.worktree import release_tree
+    from release.steps.deploy_ui.step import build_archive
 
     demo_repo.tag(TAG)
     ctx = resolve(TAG, Options(env={}), start=demo_repo.path)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from release.errors import ReleaseError
-from release.localservices import free_port
-from release.localservices.discord import DiscordWebhookServer, demo_server
-from release.notify import AnswerLost, DiscordClient, DiscordError, parse_webhook
+from devservices import free_port
+from devservices.discord import DiscordWebhookServer, demo_server
+from release.core.errors import ReleaseError
+from release.steps.notify.step import AnswerLost, DiscordClient, DiscordError, parse_webhook
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
-"""What ``release.git.Git`` remembers within a process, and what it must not."""
+"""What ``release.core.git.Git`` remembers within a process, and what it must not."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from release.git import Git
+from release.core.git import Git
 from tests.repos import make_repo
 
 

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import requests
 
-from release.context import Options
-from release.images import PUSH_IMAGE
-from release.localservices.engine import DockerEngine
-from release.localservices.registry import Registry
-from release.preflight import resolve
+from devservices.engine import DockerEngine
+from devservices.registry import Registry
+from release.pipeline.preflight import resolve
+from release.run.context import Options
+from release.run.step import load_checks
 from tests.repos import Repo, clean_env, drop_release_tables, make_repo
 
 pytestmark = [pytest.mark.docker, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -254,9 +254,9 @@ def test_refused_credentials_fail_in_preflight_with_one_line_and_nothing_pushed(
     # The same checks are what check-version runs for the step, except with --offline.
     env = clean_env(repo.env)
     online = resolve("version/3.0.0", Options(env=env), start=repo.path)
-    assert [p for p in PUSH_IMAGE.problems(online) if "refused the credentials" in p]
+    assert [p for p in load_checks("push-image")(online) if "refused the credentials" in p]
     offline = resolve("version/3.0.0", Options(env=env, offline=True), start=repo.path)
-    assert PUSH_IMAGE.problems(offline) == []
+    assert load_checks("push-image")(offline) == []
 
 
 def test_an_engine_that_does_not_answer_fails_in_preflight(tmp_path: Path, open_registry: Registry):

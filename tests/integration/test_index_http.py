@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from release.errors import ReleaseError
-from release.index import Index, IndexFailure
-from release.pypi import post_file
+from release.core.errors import ReleaseError
+from release.steps.pypi.index import Index, IndexFailure
+from release.steps.pypi.step import post_file
 
 Answer = tuple[int, dict[str, str], bytes]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from release.localservices.discord import DiscordWebhookServer
+from devservices.discord import DiscordWebhookServer
 from tests.repos import Repo, run
 
 TAG = "version/1.0.0"
@@ -335,9 +335,9 @@ def test_dry_run_prints_the_exact_message_and_sends_nothing(
 def test_gathering_on_a_github_remote_links_the_changelog_and_the_compare_view(
     demo_repo: Repo,
 ) -> None:
-    from release.context import Options
-    from release.notify import gather
-    from release.preflight import resolve
+    from release.pipeline.preflight import resolve
+    from release.run.context import Options
+    from release.steps.notify.step import gather
 
     demo_repo.tag("version/0.9.0")
     demo_repo.write("app/node.txt", "health check\n")

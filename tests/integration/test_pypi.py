@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from release.localservices.pypi import PypiServer
+from devservices.pypi import PypiServer
+from release.run.step import load_checks
 from tests.repos import Repo, clean_env, make_repo
 
 pytestmark = pytest.mark.slow
@@ -352,16 +353,15 @@ def test_the_upload_checks_note_a_version_that_already_has_files_on_the_index(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Before a build (check-version), the step can only say that files are there."""
-    from release.context import Options
-    from release.preflight import resolve
-    from release.pypi import UPLOAD
+    from release.pipeline.preflight import resolve
+    from release.run.context import Options
 
     assert_ok(first_upload)
     clone = demo.clone(tmp_path / "check")
     env = {**clean_env(pypi_server.env())}
     ctx = resolve(TAG, Options(offline=True, env=env), start=clone.path)
     ctx = dataclasses.replace(ctx, options=Options(env=env))
-    assert UPLOAD.problems(ctx) == []
+    assert load_checks("upload")(ctx) == []
     notice = capsys.readouterr().err
     assert f"notice: the version {VERSION} already has files on the index" in notice
     assert f"demo_node-{VERSION}.tar.gz" in notice

@@ -1,4 +1,4 @@
-"""``release.registry.RegistryClient`` against the real registry (open, Basic, token auth),
+"""``release.steps.images.registry.RegistryClient`` against the real registry (open, Basic, token auth),
 and against a contract server where Debian's registry 2.8 lacks the feature (tag-list
 pagination) or where a misbehaving registry must be simulated (a redirect elsewhere).
 """
@@ -15,11 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from release import console
-from release.config import Registry as RegistryConfig
-from release.localservices.registry import Registry
-from release.localservices.tokenserver import TokenServer
-from release.registry import (
+from devservices.registry import Registry
+from devservices.tokenserver import TokenServer
+from release.core import console
+from release.core.config import Registry as RegistryConfig
+from release.steps.images.registry import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from release.localservices import ServiceError, wait_for_http
-from release.localservices.engine import DockerEngine
-from release.localservices.pypi import PypiServer
-from release.localservices.registry import Registry, TokenAuth
+from devservices import ServiceError, wait_for_http
+from devservices.engine import DockerEngine
+from devservices.pypi import PypiServer
+from devservices.registry import Registry, TokenAuth
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_auth_registry_challenges_and_accepts_its_user(
 def self_signed_certificate(directory: Path) -> Path:
     """A PEM certificate for the token registry's root bundle (the registry only loads it)."""
     pytest.importorskip("cryptography.x509")
-    from release.localservices.tokenserver import make_signer
+    from devservices.tokenserver import make_signer
 
     path = directory / "token-root.pem"
     path.write_bytes(make_signer("release-test token issuer").certificate_pem)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from release.localservices.azure import publish_profile
+from devservices.azure import publish_profile
 from tests.repos import Repo
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -61,7 +61,7 @@ def test_check_version_offline_imports_no_network_engine_or_live_display_library
     modules = imported(result.stderr)
     # The checks modules themselves are loaded by importlib.import_module, which the list does
     # not show; these are imported by the upload and push-image checks.
-    assert {"release.pypi_credentials", "release.registry_credentials"} <= modules
+    assert {"release.steps.pypi.credentials", "release.steps.images.credentials"} <= modules
     # None of the steps' own machinery is: their checks import it only when online.
     machinery = {f"release.{name}" for name in STEP_MACHINERY}
     assert sorted(modules & machinery) == []
@@ -73,5 +73,5 @@ def test_list_imports_no_rich(demo_repo: Repo):
     result = demo_repo.invoke("--list", env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     modules = imported(result.stderr)
-    assert "release.console" in modules
+    assert "release.core.console" in modules
     assert sorted(m for m in modules if m.split(".")[0] == "rich") == []

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from release import console
-from release.errors import ReleaseError
-from release.git import Git
-from release.state import ReleaseState
+from release.core import console
+from release.core.errors import ReleaseError
+from release.core.git import Git
+from release.run.state import ReleaseState
 from tests.repos import Repo, clean_env, make_repo
 
 

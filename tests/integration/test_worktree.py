@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from release.checks.bump import commit_identity
-from release.config import load_config
-from release.errors import ReleaseError
-from release.git import Git
-from release.version import parse_version
-from release.worktree import PREFIX, release_tree_of, tree_changes
-from release.writers import BumpError
+from release.core.config import load_config
+from release.core.errors import ReleaseError
+from release.core.git import Git
+from release.core.version import parse_version
+from release.core.writers import BumpError
+from release.run.worktree import PREFIX, release_tree_of, tree_changes
+from release.steps.bump.checks import commit_identity
 from tests.repos import Repo, clean_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

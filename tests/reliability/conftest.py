@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from release.localservices.engine import DockerEngine
+from devservices.engine import DockerEngine
 from tests.reliability.summary import Row, passed, record
 from tests.reliability.world import TAG, World
 from tests.repos import make_repo

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import tomlkit
 
-from release.localservices.azure import publish_profile
-from release.localservices.engine import DockerEngine
+from devservices.azure import publish_profile
+from devservices.engine import DockerEngine
 from tests.reliability.summary import Row, passed, record
 from tests.reliability.world import AZURE_PASSWORD, TAG, World
 

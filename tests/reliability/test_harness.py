@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from release.localservices.discord import DiscordWebhookServer
-from release.localservices.engine import DockerEngine
+from devservices.discord import DiscordWebhookServer
+from devservices.engine import DockerEngine
 from tests.reliability.faultproxy import FaultProxy
 from tests.reliability.world import DISCORD_TOKEN, INDEX_PASSWORD, Outcome, World, basic
 

@@ -47,7 +47,7 @@ from typing import Any
 
 import pytest
 
-from release.localservices.engine import DockerEngine
+from devservices.engine import DockerEngine
 from tests.reliability.conftest import MakeWorld, assert_clean
 from tests.reliability.summary import full_matrix
 from tests.reliability.world import TAG, Running, World

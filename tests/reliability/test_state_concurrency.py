@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from release.git import Git
-from release.state import ReleaseState
+from release.core.git import Git
+from release.run.state import ReleaseState
 from tests.repos import make_repo
 
 

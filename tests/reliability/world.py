@@ -44,10 +44,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from release.localservices.azure import KuduServer
-from release.localservices.discord import DiscordWebhookServer
-from release.localservices.pypi import PypiServer
-from release.localservices.registry import Registry
+from devservices.azure import KuduServer
+from devservices.discord import DiscordWebhookServer
+from devservices.pypi import PypiServer
+from devservices.registry import Registry
 from tests.oci import api_image, session
 from tests.reliability.faultproxy import FaultProxy
 from tests.repos import CHECKOUT, Repo, clean_env, run

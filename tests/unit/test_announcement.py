@@ -6,7 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from release.announcement import (
+from devservices.discord import message_errors
+from release.core.version import parse_version
+from release.steps.notify.announcement import (
     CONTENT_MAX,
     DESCRIPTION_MAX,
     EMBED_TOTAL_MAX,
@@ -30,8 +32,6 @@ from release.announcement import (
     render_message,
     width,
 )
-from release.localservices.discord import message_errors
-from release.version import parse_version
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

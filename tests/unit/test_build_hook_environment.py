@@ -1,4 +1,4 @@
-"""The environment the build backend's hooks run in (``release.dists._runner``)."""
+"""The environment the build backend's hooks run in (``release.steps.pypi.dists._runner``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from release import dists
+from release.steps.pypi import dists
 
 PRINT_ENV = (
     "import json, os, pathlib, sys; pathlib.Path(sys.argv[1]).write_text(json.dumps("

@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from release.channels import (
+from release.core.config import DEFAULT_CODENAMES, Image
+from release.core.version import Kind, ReleaseVersion, parse_version
+from release.steps.images.channels import (
     Channel,
     Current,
     Move,
@@ -26,8 +28,6 @@ from release.channels import (
     template_scope,
     versioned_tags,
 )
-from release.config import DEFAULT_CODENAMES, Image
-from release.version import Kind, ReleaseVersion, parse_version
 
 IMAGE = Image(name="demo/node", dockerfile="Dockerfile")
 EXTRAS = Image(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from release.config import DEFAULT_CODENAMES, Config, load_config, parse_config
-from release.errors import ConfigError
+from release.core.config import DEFAULT_CODENAMES, Config, load_config, parse_config
+from release.core.errors import ConfigError
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
 FILES = [
@@ -97,7 +97,7 @@ azure-app = "acme-ui"
 
 def test_double_star_matches_a_root_dockerfile():
     config = parse('post-allowed-paths = ["**/*Dockerfile"]')
-    from release.config import matches_any
+    from release.core.config import matches_any
 
     assert matches_any(config.post_allowed_paths, "Dockerfile")
     assert matches_any(config.post_allowed_paths, "docker/node.Dockerfile")
@@ -157,7 +157,10 @@ ERRORS = [
     ),
     ("[tool.release.registry]\nhost = 'https://h/x'", "must be a host[:port]"),
     ("[tool.release.codenames]\nthree = 'petronas'", "tool.release.codenames.three:"),
-    ("[tool.release.ui]\npath = 'ui'", "tool.release.ui.azure-app: is required"),
+    (
+        "[tool.release.ui]\npath = 'ui'",
+        "tool.release.ui.azure-app: is required",
+    ),
     (
         "[tool.release.ui]\npath = 'web'\nazure-app = 'a'",
         "tool.release.ui.path: folder web does not exist",
@@ -170,7 +173,10 @@ ERRORS = [
         "[tool.release.pypi]\nindex-url = 'ftp://x'",
         "tool.release.pypi.index-url: 'ftp://x' is not an http(s) URL",
     ),
-    ("[tool.release.pypi]\nupload = 'x'", "tool.release.pypi.upload: unknown key"),
+    (
+        "[tool.release.pypi]\nupload = 'x'",
+        "tool.release.pypi.upload: unknown key",
+    ),
 ]
 
 

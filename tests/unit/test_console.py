@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from release import console
-from release.errors import PreflightError, ReleaseError, UsageError
+from release.core import console
+from release.core.errors import PreflightError, ReleaseError, UsageError
 
 SECRET = "pa55-w0rd/with spaces&more"
 

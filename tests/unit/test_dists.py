@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from release.dists import Dist, import_names, load_built, names_from_paths, version_problems
-from release.index import sha256_of
+from release.steps.pypi.dists import (
+    Dist,
+    import_names,
+    load_built,
+    names_from_paths,
+    version_problems,
+)
+from release.steps.pypi.index import sha256_of
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from release import console
-from release.httpclient import USER_AGENT, basic_authorization, is_loopback, same_origin, session
+from release.core import console
+from release.core.http import USER_AGENT, basic_authorization, is_loopback, same_origin, session
 
 
 @pytest.mark.parametrize(

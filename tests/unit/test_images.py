@@ -1,4 +1,4 @@
-"""The pure parts of ``release.images``: targets, labels, source URLs, build output."""
+"""The pure parts of ``release.steps.images.step``: targets, labels, source URLs, build output."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import json
 
 import pytest
 
-from release import console
-from release.config import Config, Image, Registry
-from release.errors import ReleaseError
-from release.images import (
+from release.core import console
+from release.core.config import Config, Image, Registry
+from release.core.errors import ReleaseError
+from release.core.version import parse_version
+from release.steps.images.registry import registry_credentials
+from release.steps.images.step import (
     BuildLog,
     PreparedImages,
     created_time,
@@ -20,8 +22,6 @@ from release.images import (
     push_auth,
     source_url,
 )
-from release.registry import registry_credentials
-from release.version import parse_version
 
 NODE = Image(
     name="infrastructure/node",

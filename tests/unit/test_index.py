@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from release.index import (
+from release.steps.pypi.index import (
     IndexFile,
     Status,
     archive_difference,
@@ -178,7 +178,7 @@ def test_a_file_that_is_no_archive_differs_with_a_reason(tmp_path: Path) -> None
 def test_an_html_error_page_is_reduced_to_its_words_without_its_style() -> None:
     import requests
 
-    from release.index import answer_text
+    from release.steps.pypi.index import answer_text
 
     response = requests.Response()
     response.status_code = 403

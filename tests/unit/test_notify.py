@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from release import console
-from release.errors import ReleaseError, UsageError
-from release.notify import (
+from release.core import console
+from release.core.errors import ReleaseError, UsageError
+from release.steps.notify.step import (
     decide,
     error_details,
     notify_flags,

@@ -1,12 +1,12 @@
-"""Who releases and signed tags: the pure decisions of ``release.protect``."""
+"""Who releases and signed tags: the pure decisions of ``release.run.protect``."""
 
 from __future__ import annotations
 
 import pytest
 
-from release.config import Config
-from release.git import TagInfo
-from release.protect import (
+from release.core.config import Config
+from release.core.git import TagInfo
+from release.run.protect import (
     Policy,
     Releaser,
     Verification,

@@ -6,8 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from release.pypi import form_fields
-from release.pypi_credentials import Credentials, credential_problem, display_url, pypirc_section
+from release.steps.pypi.credentials import (
+    Credentials,
+    credential_problem,
+    display_url,
+    pypirc_section,
+)
+from release.steps.pypi.step import form_fields
 
 URL = "http://127.0.0.1:9/"
 PYPI = "https://upload.pypi.org/legacy/"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from release import console
-from release.config import Registry
-from release.errors import ReleaseError
-from release.registry import parse_challenge, registry_credentials
+from release.core import console
+from release.core.config import Registry
+from release.core.errors import ReleaseError
+from release.steps.images.registry import parse_challenge, registry_credentials
 
 HOST = "registry.example.org:5000"
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from release import console, report
-from release.errors import StepError
-from release.scheduler import CANCELLED, LOCAL, ORDER, PUBLISHED, Outcome, Report, failure
+from release.core import console
+from release.core.errors import StepError
+from release.pipeline import report
+from release.pipeline.scheduler import CANCELLED, LOCAL, ORDER, PUBLISHED, Outcome, Report, failure
 
 SHA = "35f4b8653b7b161f5c334f1bf76544e79fe873cfaa36393e72746b891c04f98e"
 DIGEST = "sha256:bd91eec11f6a0ea0852e6e956e529a9df8c766bda0348ad8423eb3be4e12499d"

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from release.tagging import TagObservation, github_actions_url, highest_final, tag_problems
-from release.version import parse_version
+from release.commands.tag import TagObservation, github_actions_url, highest_final, tag_problems
+from release.core.version import parse_version
 
 BRANCHES = ("main", "release/*")
 PREFIX = "version/"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from release import console
-from release.config import UI
-from release.errors import ReleaseError
-from release.localservices.azure import publish_profile
-from release.ui import (
+from devservices.azure import publish_profile
+from release.core import console
+from release.core.config import UI
+from release.core.errors import ReleaseError
+from release.steps.deploy_ui.step import (
     PRODUCTION,
     Target,
     deploy_api,
@@ -223,7 +223,7 @@ def _ui_config(extra: str) -> str:
 
 
 def test_the_deploy_timeout_defaults_to_ten_minutes_and_is_configurable() -> None:
-    from release.config import parse_config
+    from release.core.config import parse_config
 
     files = ["ui/package.json"]
     default = parse_config(_ui_config(""), files).ui

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from release.errors import UsageError
-from release.version import Kind, ReleaseVersion, parse_tag, parse_version
+from release.core.errors import UsageError
+from release.core.version import Kind, ReleaseVersion, parse_tag, parse_version
 
 CONVERSIONS = [
     # tag, pep440, docker, npm, version_info, kind

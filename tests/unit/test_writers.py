@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from release.config import Config, Package, VersionFile, load_config
-from release.version import ReleaseVersion, parse_version
-from release.writers import BumpError, holds_version, plan_writes, write_versions
+from release.core.config import Config, Package, VersionFile, load_config
+from release.core.version import ReleaseVersion, parse_version
+from release.core.writers import BumpError, holds_version, plan_writes, write_versions
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

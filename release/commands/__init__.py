@@ -1,0 +1,1 @@
+"""What each task does, end to end: tasks.py calls one function here."""

@@ -1,0 +1,328 @@
+"""The git command line, and nothing else.
+
+Every call goes through ``Git.run`` so that errors carry git's own message and the
+command that failed. Output is parsed from porcelain formats only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from release.core.errors import ReleaseError
+
+
+class GitError(ReleaseError):
+    """A git command failed; ``stderr`` holds git's own words."""
+
+    def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
+        super().__init__(f"git {' '.join(args[:2])} failed: {_cause(stderr, returncode)}")
+        self.args_ = tuple(args)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+def _cause(stderr: str, returncode: int) -> str:
+    """git's own reason: its first ``fatal:``/``error:`` line, else its last line.
+
+    After the reason git often adds advice ("Please make sure you have the correct access
+    rights / and the repository exists."), whose last line alone says nothing.
+    """
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line.removeprefix(prefix)
+    return lines[-1] if lines else f"exit code {returncode}"
+
+
+_FULL_HASH = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """What a tag is: its commit, and for an annotated tag its tagger."""
+
+    name: str
+    commit: str
+    annotated: bool
+    tagger_name: str | None = None
+    tagger_email: str | None = None
+
+
+class Git:
+    """The git repository at ``root`` (its top level, found from any folder inside)."""
+
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
+        self.root = Path(root)
+        self._env = dict(env) if env is not None else None
+        # Answers that cannot change while the process runs: the common git directory, and
+        # files and listings of a commit named by its full hash (objects are immutable).
+        self._git_dir: Path | None = None
+        self._shown: dict[tuple[str, str], str] = {}
+        self._listed: dict[str, list[str]] = {}
+
+    @classmethod
+    def discover(cls, start: Path | None = None) -> Git:
+        """The repository containing ``start`` (default: the current directory)."""
+        folder = Path(start or Path.cwd())
+        try:
+            out = subprocess.run(
+                ["git", "rev-parse", "--show-toplevel", "--git-common-dir"],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise ReleaseError("git is not installed", "install git and run again") from None
+        if out.returncode != 0:
+            raise ReleaseError(
+                f"{folder} is not inside a git repository",
+                "run the task from the repository you want to release",
+            )
+        top, common = out.stdout.splitlines()[:2]
+        git = cls(Path(top))
+        # Asked in the same call (one git process less at start-up); relative to ``folder``.
+        git._git_dir = (folder / common).resolve()
+        return git
+
+    # -- plumbing ------------------------------------------------------------
+
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        merged = dict(os.environ if self._env is None else self._env)
+        merged.setdefault("GIT_TERMINAL_PROMPT", "0")
+        merged["LC_ALL"] = "C"
+        if env:
+            merged.update(env)
+        result = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",  # a commit message in another encoding must not crash a read
+            input=input,
+            env=merged,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise GitError(args, result.returncode, result.stderr)
+        return result
+
+    def out(self, *args: str) -> str:
+        return self.run(*args).stdout.strip()
+
+    def ok(self, *args: str) -> bool:
+        return self.run(*args, check=False).returncode == 0
+
+    # -- refs and objects ----------------------------------------------------
+
+    def git_dir(self) -> Path:
+        """The common git directory (shared by worktrees)."""
+        if self._git_dir is None:
+            path = Path(self.out("rev-parse", "--git-common-dir"))
+            self._git_dir = path if path.is_absolute() else (self.root / path).resolve()
+        return self._git_dir
+
+    def rev(self, ref: str) -> str | None:
+        result = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def head(self) -> str | None:
+        return self.rev("HEAD")
+
+    def current_branch(self) -> str | None:
+        result = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def tag(self, name: str) -> TagInfo | None:
+        ref = f"refs/tags/{name}"
+        result = self.run(
+            "for-each-ref",
+            "--format=%(objecttype)%00%(*objectname)%00%(objectname)%00%(taggername)%00%(taggeremail)",
+            ref,
+            check=False,
+        )
+        line = result.stdout.strip()
+        if not line:
+            return None
+        objtype, peeled, obj, tagger, email = line.split("\0")
+        if objtype == "tag":
+            return TagInfo(name, peeled, True, tagger or None, email.strip("<>") or None)
+        return TagInfo(name, obj, False)
+
+    def tags(self, pattern: str = "*") -> list[str]:
+        return [t for t in self.out("tag", "--list", pattern).splitlines() if t]
+
+    def tags_at(self, commit: str) -> list[str]:
+        return [t for t in self.out("tag", "--points-at", commit).splitlines() if t]
+
+    def branches_containing(self, commit: str) -> dict[str, str]:
+        """Local and remote-tracking branches whose tip contains ``commit``: {ref: short name}.
+
+        Remote-tracking names are returned without the remote (``origin/main`` -> ``main``).
+        """
+        found: dict[str, str] = {}
+        out = self.out(
+            "for-each-ref",
+            "--contains",
+            commit,
+            "--format=%(refname)",
+            "refs/heads",
+            "refs/remotes",
+        )
+        for ref in out.splitlines():
+            if ref.startswith("refs/heads/"):
+                found[ref] = ref.removeprefix("refs/heads/")
+            elif ref.startswith("refs/remotes/"):
+                name = ref.removeprefix("refs/remotes/").split("/", 1)
+                if len(name) == 2 and name[1] != "HEAD":
+                    found[ref] = name[1]
+        return found
+
+    def is_shallow(self) -> bool:
+        return self.out("rev-parse", "--is-shallow-repository") == "true"
+
+    def remote_url(self, remote: str) -> str | None:
+        result = self.run("remote", "get-url", remote, check=False)
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def fetch(self, remote: str, *refspecs: str, unshallow: bool = False) -> None:
+        args = ["fetch", "--quiet", "--no-tags"]
+        if unshallow and self.is_shallow():
+            args.append("--unshallow")
+        self.run(*args, remote, *refspecs)
+
+    def ls_remote(self, remote: str, *patterns: str) -> dict[str, str]:
+        """{ref: object} on the remote."""
+        out = self.out("ls-remote", remote, *patterns)
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, ref = line.split("\t", 1)
+            refs[ref] = sha
+        return refs
+
+    # -- trees and files -----------------------------------------------------
+
+    def files(self, commit: str) -> list[str]:
+        if commit in self._listed:
+            return list(self._listed[commit])
+        out = self.run("ls-tree", "-r", "-z", "--name-only", commit).stdout
+        names = [name for name in out.split("\0") if name]
+        if _FULL_HASH.fullmatch(commit):
+            self._listed[commit] = names
+        return list(names)
+
+    def show(self, commit: str, path: str) -> str | None:
+        """The text of ``path`` in ``commit`` (None when it has no such file).
+
+        Raises a ``ReleaseError`` naming the file when it is not UTF-8 text. Files of a full
+        commit hash are remembered within the process (a commit never changes).
+        """
+        if (commit, path) in self._shown:
+            return self._shown[(commit, path)]
+        data = self.blob(commit, path)
+        if data is None:
+            return None  # not remembered: a later fetch may bring the object
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ReleaseError(
+                f"{path} in commit {commit[:12]} is not UTF-8 text "
+                f"(byte 0x{data[error.start]:02x} at offset {error.start})",
+                "save it as UTF-8",
+            ) from None
+        if _FULL_HASH.fullmatch(commit):
+            self._shown[(commit, path)] = text
+        return text
+
+    def blob(self, commit: str, path: str) -> bytes | None:
+        """The bytes of ``path`` in ``commit`` (None when it has no such file)."""
+        result = subprocess.run(
+            ["git", "cat-file", "blob", f"{commit}:{path}"],
+            cwd=self.root,
+            capture_output=True,
+            env=dict(os.environ if self._env is None else self._env),
+            check=False,
+        )
+        return result.stdout if result.returncode == 0 else None
+
+    def changed_files(self, base: str, head: str) -> list[str]:
+        out = self.run("diff", "--name-only", "-z", "--no-renames", base, head).stdout
+        return [name for name in out.split("\0") if name]
+
+    def dirty_files(self) -> list[str]:
+        """Tracked files with changes in the index or the working tree (untracked ignored)."""
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=no").stdout
+        entries = [e for e in out.split("\0") if e]
+        names: list[str] = []
+        skip = False
+        for entry in entries:
+            if skip:
+                skip = False
+                continue
+            status, name = entry[:2], entry[3:]
+            names.append(name)
+            if "R" in status or "C" in status:
+                skip = True  # the next entry is the rename's source
+        return names
+
+    def commit_time(self, commit: str) -> int:
+        return int(self.out("show", "-s", "--format=%ct", commit))
+
+    def config(self, key: str) -> str | None:
+        result = self.run("config", "--get", key, check=False)
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def identity(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The ``GIT_AUTHOR_*``/``GIT_COMMITTER_*`` variables of a commit or note the tool makes.
+
+        The author is ``GIT_AUTHOR_NAME``/``GIT_AUTHOR_EMAIL``, else ``git config user.name``/
+        ``user.email``, else ``RELEASE_GIT_AUTHOR``/``RELEASE_GIT_EMAIL`` (a CI job's bot);
+        the committer is ``GIT_COMMITTER_*`` when set, else the author. A name or e-mail that
+        nothing sets is left out. ``env`` defaults to this repository's environment.
+        """
+        env = env if env is not None else (os.environ if self._env is None else self._env)
+        found: dict[str, str] = {}
+        for part, key, fallback in (("NAME", "user.name", "RELEASE_GIT_AUTHOR"),
+                                    ("EMAIL", "user.email", "RELEASE_GIT_EMAIL")):  # fmt: skip
+            value = env.get(f"GIT_AUTHOR_{part}") or self.config(key) or env.get(fallback)
+            if value:
+                found[f"GIT_AUTHOR_{part}"] = value
+                found[f"GIT_COMMITTER_{part}"] = env.get(f"GIT_COMMITTER_{part}") or value
+        return found
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        return self.ok("merge-base", "--is-ancestor", ancestor, descendant)
+
+    def ahead_behind(self, local: str, upstream: str) -> tuple[int, int]:
+        """(commits only in ``local``, commits only in ``upstream``)."""
+        counts = self.out("rev-list", "--left-right", "--count", f"{local}...{upstream}")
+        ahead, behind = counts.split()
+        return int(ahead), int(behind)
+
+    # -- signatures ----------------------------------------------------------
+
+    def tag_object(self, name: str) -> str | None:
+        """The raw annotated tag object (headers, message, signature); None if not annotated."""
+        result = self.run("cat-file", "tag", f"refs/tags/{name}", check=False)
+        return result.stdout if result.returncode == 0 else None
+
+    def verify_tag(
+        self, name: str, settings: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``git verify-tag`` with ``-c key=value`` settings for this call; never raises."""
+        options: list[str] = []
+        for key, value in (settings or {}).items():
+            options += ["-c", f"{key}={value}"]
+        return self.run(*options, "verify-tag", f"refs/tags/{name}", check=False)

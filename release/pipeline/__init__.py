@@ -1,0 +1,1 @@
+"""Running steps without knowing them: pre-flight, the scheduler, the report."""

@@ -1,0 +1,1 @@
+"""What one release is: its context, plan, state, worktree, protection and the step catalog."""

@@ -1,0 +1,200 @@
+"""What a release has done (DESIGN.md "Re-runs and state").
+
+Each step records a small JSON object per version. The record is written to a
+local file inside the git directory (``.git/release-state/<version>.json``, never
+tracked, so no ``.gitignore`` entry is needed in the released repository) and to
+a git note on the tagged commit under one ref per step,
+``refs/notes/release/<step>``, pushed to the remote. A fresh CI runner fetches the
+notes and sees what earlier runners did; concurrent steps never write the same
+ref. A note push that lost a race fetches, merges its own record and retries.
+
+A note holds ``{"<version>": {...record...}}`` because one commit may carry
+several version tags (``4.2.0rc1`` and ``4.2.0``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from release.core.errors import ReleaseError
+from release.core.git import Git, GitError
+
+NOTES_NAMESPACE = "refs/notes/release"
+PUSH_ATTEMPTS = 5
+
+Record = dict[str, Any]
+
+
+def notes_ref(step: str) -> str:
+    return f"{NOTES_NAMESPACE}/{step}"
+
+
+class ReleaseState:
+    """The records of one version's steps, local and on the remote."""
+
+    def __init__(
+        self,
+        git: Git,
+        commit: str,
+        version: str,
+        remote: str | None,
+        *,
+        mask: Callable[[str], str] | None = None,
+    ) -> None:
+        self.git = git
+        self.commit = commit
+        self.version = version
+        self.remote = remote  # None: offline, nothing fetched or pushed
+        self._mask = mask
+        self._fetched = False
+        # The steps of `invoke release` share this object from several threads: one fetch,
+        # and one writer of the local file at a time.
+        self._lock = threading.RLock()
+
+    # -- reading -------------------------------------------------------------
+
+    @property
+    def local_path(self) -> Path:
+        return self.git.git_dir() / "release-state" / f"{self.version}.json"
+
+    def _local(self) -> dict[str, Record]:
+        try:
+            data = json.loads(self.local_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            raise ReleaseError(
+                f"the local release state {self.local_path} is unreadable ({error})",
+                "delete it; the git notes on the remote still hold the shared state",
+            ) from None
+        return data if isinstance(data, dict) else {}
+
+    def _note(self, step: str) -> dict[str, Record]:
+        result = self.git.run("notes", "--ref", notes_ref(step), "show", self.commit, check=False)
+        if result.returncode != 0:
+            return {}
+        try:
+            data = json.loads(result.stdout)
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def fetch(self) -> None:
+        """Bring the remote's notes for every step into the local notes refs (once)."""
+        with self._lock:
+            if self.remote is None or self._fetched:
+                return
+            try:
+                self.git.run(
+                    "fetch",
+                    "--quiet",
+                    "--no-tags",
+                    self.remote,
+                    f"+{NOTES_NAMESPACE}/*:{NOTES_NAMESPACE}/*",
+                )
+            except GitError as error:
+                raise ReleaseError(
+                    f"could not read the release state from {self.remote}: {error.message}",
+                    "check that the remote is reachable, or pass --offline",
+                ) from None
+            self._fetched = True
+
+    def get(self, step: str) -> Record | None:
+        """The newest record of ``step`` for this version, local or from the remote's note."""
+        self.fetch()
+        candidates = [self._local().get(step), self._note(step).get(self.version)]
+        records = [r for r in candidates if isinstance(r, dict)]
+        if not records:
+            return None
+        return max(records, key=lambda r: float(r.get("recorded_at", 0)))
+
+    def all(self, steps: tuple[str, ...]) -> dict[str, Record]:
+        found = {step: self.get(step) for step in steps}
+        return {step: record for step, record in found.items() if record is not None}
+
+    # -- writing -------------------------------------------------------------
+
+    def record(self, step: str, data: Mapping[str, Any]) -> Record:
+        """Write ``data`` as the record of ``step``: locally first, then the note, then push."""
+        record: Record = {**data, "step": step, "version": self.version, "recorded_at": time.time()}
+        text = json.dumps(record, sort_keys=True)
+        if self._mask is not None and self._mask(text) != text:
+            raise ReleaseError(f"refusing to record a secret in the state of step {step}")
+        self._write_local(step, record)
+        self._write_note(step, record)
+        if self.remote is not None:
+            self._push(step, record)
+        return record
+
+    def _write_local(self, step: str, record: Record) -> None:
+        with self._lock:
+            self._replace_local(step, record)
+
+    def _replace_local(self, step: str, record: Record) -> None:
+        data = self._local()
+        data[step] = record
+        path = self.local_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+
+    def _write_note(self, step: str, record: Record) -> None:
+        note = self._note(step)
+        note[self.version] = record
+        self.git.run(
+            "notes",
+            "--ref",
+            notes_ref(step),
+            "add",
+            "--force",
+            "--file",
+            "-",
+            self.commit,
+            input=json.dumps(note, indent=2, sort_keys=True) + "\n",
+            env=_notes_identity(self.git),
+        )
+
+    def _push(self, step: str, record: Record) -> None:
+        assert self.remote is not None
+        ref = notes_ref(step)
+        last = ""
+        for _ in range(PUSH_ATTEMPTS):
+            result = self.git.run("push", "--quiet", self.remote, f"{ref}:{ref}", check=False)
+            if result.returncode == 0:
+                return
+            last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+            # Lost a race (or the remote has notes we lack): take theirs, re-apply ours.
+            fetched = self.git.run(
+                "fetch", "--quiet", "--no-tags", self.remote, f"+{ref}:{ref}", check=False
+            )
+            if fetched.returncode != 0:
+                break
+            self._write_note(step, record)
+        raise ReleaseError(
+            f"recorded step {step} locally but could not push its state to {self.remote} ({last})",
+            "run the same command again to push it",
+        )
+
+
+_NEUTRAL_IDENTITY = {
+    "GIT_AUTHOR_NAME": "release-tasks",
+    "GIT_COMMITTER_NAME": "release-tasks",
+    "GIT_AUTHOR_EMAIL": "release-tasks@localhost",
+    "GIT_COMMITTER_EMAIL": "release-tasks@localhost",
+}
+
+
+def _notes_identity(git: Git) -> dict[str, str]:
+    """git notes needs a committer: the bump commit's (``Git.identity``), else a neutral one
+    on bare CI runners."""
+    return {**_NEUTRAL_IDENTITY, **git.identity()}

@@ -1,0 +1,1 @@
+"""The bump step: the version written into the configured files, committed and pushed."""

@@ -1,0 +1,473 @@
+"""A client for the OCI distribution API: ping, authentication, tag lists, manifests.
+
+Only what a release needs, over ``requests``:
+
+- ``/v2/`` ping, with a clear line when the registry is unreachable or refuses the
+  credentials;
+- both authentication challenges: ``Basic`` (htpasswd registries), and ``Bearer`` per the
+  Docker token specification (Harbor, Docker Hub, ``auth: token``): the 401 challenge names
+  a realm, a service and a scope; the realm is asked for a token with the Basic credentials,
+  and the token is cached per scope;
+- tag lists, following ``Link: <...>; rel="next"`` pagination;
+- manifest HEAD/GET/PUT with the four media types (Docker v2 manifest and manifest list,
+  OCI manifest and index). A retag (``copy_manifest``) PUTs the exact bytes it got, so the
+  digest is the same and a multi-arch index stays one: no layer is pulled or pushed.
+
+Connection errors and 5xx answers are retried. Redirects are followed only to the same
+scheme and host: nothing is ever sent to another host, except the token request to the
+realm the registry names (as Docker does).
+
+Credentials (``registry_credentials``, in ``release.steps.images.credentials`` and re-exported
+here): ``RELEASE_REGISTRY_USERNAME`` and ``RELEASE_REGISTRY_PASSWORD``, else Docker's
+``config.json``: a ``credHelpers`` entry for the host, the ``credsStore``, then the base64
+``auth`` of ``auths``. Every password and token is registered as a secret the moment it is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
+from urllib.parse import urljoin, urlsplit
+
+from release.core import console
+from release.core.errors import ReleaseError
+from release.core.http import basic_authorization, is_loopback, same_origin, session
+from release.steps.images.credentials import registry_credentials as registry_credentials
+
+if TYPE_CHECKING:
+    import requests
+
+    from release.core.config import Registry
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MANIFEST_MEDIA_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
+"""The manifests a retag copies byte for byte (also the ``Accept`` of every manifest request)."""
+
+TAG_PAGE_SIZE = 1000
+_MAX_REDIRECTS = 5
+_MAX_PAGES = 10_000
+_TIMEOUT = (10.0, 120.0)  # connect, read
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+class RegistryError(ReleaseError):
+    """The registry refused or failed a request; the message names the registry and the call."""
+
+
+class Manifest(NamedTuple):
+    """A manifest as the registry stores it: its exact bytes, media type and digest."""
+
+    data: bytes
+    media_type: str
+    digest: str
+
+
+class Challenge(NamedTuple):
+    """A parsed ``WWW-Authenticate`` header: the scheme and its parameters."""
+
+    scheme: str  # "basic" or "bearer", lower case
+    params: Mapping[str, str]
+
+
+def parse_challenge(header: str) -> Challenge | None:
+    """Parse ``Bearer realm="...",service="...",scope="..."`` (or ``Basic realm="..."``).
+
+    Quoted values may contain commas (a scope with ``pull,push``); unquoted ones may not.
+    """
+    match = re.match(r"\s*([A-Za-z]+)\s*(.*)$", header, re.DOTALL)
+    if match is None:
+        return None
+    params: dict[str, str] = {}
+    for item in re.finditer(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))', match[2]):
+        value = item[2] if item[2] is not None else item[3]
+        params[item[1].lower()] = re.sub(r"\\(.)", r"\1", value)
+    return Challenge(match[1].lower(), params)
+
+
+def manifest_digest_of(data: bytes) -> str:
+    """The content digest of a manifest: ``sha256:`` and the hex digest of its bytes."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class RegistryClient:
+    """The OCI distribution API of one registry, with its credentials.
+
+    Use it as a context manager (or call ``close``). Every method raises
+    :class:`RegistryError` with one clear line on failure.
+    """
+
+    def __init__(
+        self, registry: Registry, username: str | None = None, password: str | None = None
+    ) -> None:
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
+        self.registry = registry
+        self.host = registry.host
+        self.base_url = registry.base_url
+        self.username = username
+        self._password = password
+        console.register_secret(password)
+        self._basic = False  # the registry asked for Basic: send it with every request
+        self._tokens: dict[str, str] = {}  # scope -> bearer token
+        # Proxy variables (and .netrc) serve real registries; a loopback one is reached directly.
+        self._session = session(direct=registry.insecure)
+        retry = Retry(
+            total=5,
+            connect=4,
+            read=2,
+            status=3,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=frozenset({"GET", "HEAD", "PUT"}),  # a manifest PUT is idempotent
+            backoff_factor=0.3,
+            raise_on_status=False,
+            respect_retry_after_header=True,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def __repr__(self) -> str:
+        return f"RegistryClient({self.host}, user={self.username!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the API ---------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Check that the registry answers ``/v2/`` and accepts the credentials (if any)."""
+        response = self._send("GET", "/v2/", scope=None)
+        if response.status_code != 200:
+            raise self._failure("GET /v2/", response, "is this an OCI registry?")
+
+    def reach(self) -> None:
+        """Check only that the registry answers ``/v2/``: any status, credentials unchecked.
+
+        For a pre-flight that holds no credentials (``--skip-credentials``).
+        """
+        self._request("GET", urljoin(self.base_url, "/v2/"), {}, None, None).close()
+
+    def tags(self, repo: str) -> list[str]:
+        """Every tag of ``repo``, following ``Link`` pagination; [] for an unknown repository."""
+        url: str | None = f"/v2/{repo}/tags/list?n={TAG_PAGE_SIZE}"
+        found: list[str] = []
+        seen: set[str] = set()
+        while url is not None:
+            if url in seen or len(seen) >= _MAX_PAGES:
+                raise RegistryError(f"registry {self.host}: the tag list of {repo} does not end")
+            seen.add(url)
+            response = self._send("GET", url, scope=f"repository:{repo}:pull")
+            if response.status_code == 404:
+                return []
+            if response.status_code != 200:
+                raise self._failure(f"listing the tags of {repo}", response)
+            found.extend(response.json().get("tags") or [])
+            url = self._next_page(response)
+        return found
+
+    def manifest(self, repo: str, ref: str) -> Manifest:
+        """The manifest of ``repo`` at tag or digest ``ref``: its exact bytes, type and digest."""
+        response = self._send(
+            "GET", f"/v2/{repo}/manifests/{ref}", scope=f"repository:{repo}:pull", accept=True
+        )
+        if response.status_code == 404:
+            raise RegistryError(f"registry {self.host}: {repo}:{ref} does not exist")
+        if response.status_code != 200:
+            raise self._failure(f"getting the manifest {repo}:{ref}", response)
+        data = response.content
+        digest = manifest_digest_of(data)
+        stated = response.headers.get("Docker-Content-Digest")
+        if (stated and stated != digest) or (_DIGEST.fullmatch(ref) and ref != digest):
+            raise RegistryError(
+                f"registry {self.host}: the manifest of {repo}:{ref} does not match its digest "
+                f"({stated or ref} stated, {digest} received)"
+            )
+        return Manifest(data, self._media_type(repo, ref, response, data), digest)
+
+    def manifest_digest(self, repo: str, tag: str) -> str | None:
+        """The digest ``repo:tag`` points to (HEAD), or None when the tag does not exist."""
+        response = self._send(
+            "HEAD", f"/v2/{repo}/manifests/{tag}", scope=f"repository:{repo}:pull", accept=True
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._failure(f"looking up {repo}:{tag}", response)
+        digest = response.headers.get("Docker-Content-Digest")
+        if digest:
+            return digest
+        return self.manifest(repo, tag).digest  # a registry that omits the header on HEAD
+
+    def put_manifest(self, repo: str, tag: str, data: bytes, media_type: str) -> str:
+        """Store ``data`` as ``repo:tag`` and return its digest (that of exactly these bytes)."""
+        if media_type not in MANIFEST_MEDIA_TYPES:
+            raise RegistryError(f"cannot push a manifest of type {media_type!r} to {repo}:{tag}")
+        response = self._send(
+            "PUT",
+            f"/v2/{repo}/manifests/{tag}",
+            scope=f"repository:{repo}:pull,push",
+            data=data,
+            headers={"Content-Type": media_type},
+        )
+        if response.status_code not in (200, 201):
+            raise self._failure(f"pushing {repo}:{tag}", response)
+        digest = manifest_digest_of(data)
+        stated = response.headers.get("Docker-Content-Digest")
+        if stated and stated != digest:
+            raise RegistryError(
+                f"registry {self.host} stored {repo}:{tag} as {stated}, not {digest}: "
+                "it rewrote the manifest"
+            )
+        return digest
+
+    def copy_manifest(self, repo: str, source: str, tag: str) -> Manifest:
+        """Point ``repo:tag`` at what ``repo:source`` holds (a server-side retag)."""
+        manifest = self.manifest(repo, source)
+        self.put_manifest(repo, tag, manifest.data, manifest.media_type)
+        return manifest
+
+    # -- transport and authentication --------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        scope: str | None,
+        accept: bool = False,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """One API call: authenticated, answering one 401 challenge, same-host redirects only."""
+        all_headers = dict(headers or {})
+        if accept:
+            all_headers["Accept"] = ", ".join(MANIFEST_MEDIA_TYPES)
+        full_url = urljoin(self.base_url, url)
+        response = self._request(method, full_url, all_headers, data, scope)
+        if response.status_code != 401:
+            return response
+        challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        if challenge is None:
+            raise RegistryError(
+                f"registry {self.host} answered 401 without a WWW-Authenticate challenge"
+            )
+        if challenge.scheme == "basic":
+            self._require_credentials()
+            self._basic = True
+        elif challenge.scheme == "bearer":
+            token = self._fetch_token(challenge)
+            self._tokens[challenge.params.get("scope", "")] = token
+            if scope is not None:
+                self._tokens[scope] = token
+            scope = challenge.params.get("scope", scope or "")
+        else:
+            raise RegistryError(
+                f"registry {self.host} asks for {challenge.scheme} authentication, which is "
+                "not supported (only Basic and Bearer are)"
+            )
+        response = self._request(method, full_url, all_headers, data, scope)
+        if response.status_code == 401:
+            raise self._refused(response)
+        return response
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: bytes | None,
+        scope: str | None,
+    ) -> requests.Response:
+        import requests
+
+        for _ in range(_MAX_REDIRECTS + 1):
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    headers={**headers, **self._authorization(scope)},
+                    data=data,
+                    timeout=_TIMEOUT,
+                    allow_redirects=False,
+                )
+            except requests.exceptions.RetryError as error:
+                raise RegistryError(
+                    f"registry {self.host} kept failing: {_reason(error)}"
+                ) from None
+            except requests.RequestException as error:
+                raise RegistryError(
+                    f"registry {self.host} is unreachable: {_reason(error)}",
+                    "check RELEASE_REGISTRY or [tool.release.registry] host, and that it is up",
+                ) from None
+            if response.status_code not in (301, 302, 303, 307, 308):
+                return response
+            target = urljoin(url, response.headers.get("Location", ""))
+            if not same_origin(target, url):
+                raise RegistryError(
+                    f"registry {self.host} redirected {method} {urlsplit(url).path} to another "
+                    f"host ({urlsplit(target).netloc}): not followed"
+                )
+            url = target
+        raise RegistryError(f"registry {self.host}: too many redirects for {method} {url}")
+
+    def _authorization(self, scope: str | None) -> dict[str, str]:
+        token = self._tokens.get(scope or "")
+        if token is not None:
+            return {"Authorization": f"Bearer {token}"}
+        if self._basic and self.username is not None and self._password is not None:
+            return {"Authorization": basic_authorization(self.username, self._password)}
+        return {}
+
+    def _fetch_token(self, challenge: Challenge) -> str:
+        """A token from the realm for the challenge's service and scope (Docker token spec)."""
+        import requests
+
+        realm = challenge.params.get("realm")
+        if not realm:
+            raise RegistryError(f"registry {self.host} sent a Bearer challenge without a realm")
+        parts = urlsplit(realm)
+        if parts.scheme not in ("http", "https"):
+            raise RegistryError(f"registry {self.host} names a token realm that is not a URL")
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise RegistryError(
+                f"registry {self.host} names a plain-HTTP token realm ({parts.netloc}): "
+                "credentials are not sent there"
+            )
+        params = {k: v for k, v in challenge.params.items() if k in ("service", "scope")}
+        headers: dict[str, str] = {}
+        if self.username is not None and self._password is not None:
+            params["account"] = self.username
+            headers["Authorization"] = basic_authorization(self.username, self._password)
+        try:
+            response = self._session.get(
+                realm, params=params, headers=headers, timeout=_TIMEOUT, allow_redirects=False
+            )
+        except requests.RequestException as error:
+            raise RegistryError(
+                f"the token server of registry {self.host} ({parts.netloc}) is unreachable: "
+                f"{_reason(error)}"
+            ) from None
+        if response.status_code in (401, 403):
+            raise self._refused(response, where=f"its token server {parts.netloc}")
+        if response.status_code != 200:
+            raise self._failure(f"getting a token from {parts.netloc}", response)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise RegistryError(f"the token server {parts.netloc} answered without a token")
+        console.register_secret(token)
+        return token
+
+    def _require_credentials(self) -> None:
+        if self.username is None or self._password is None:
+            raise RegistryError(
+                f"registry {self.host} requires credentials and none are set",
+                "set RELEASE_REGISTRY_USERNAME and RELEASE_REGISTRY_PASSWORD, "
+                f"or run `docker login {self.host}`",
+            )
+
+    def _refused(self, response: requests.Response, where: str = "") -> RegistryError:
+        if self.username is None:
+            self._require_credentials()
+        place = f" ({where})" if where else ""
+        detail = _error_detail(response)
+        return RegistryError(
+            f"registry {self.host}{place} refused the credentials of {self.username}"
+            + (f": {detail}" if detail else ""),
+            "check RELEASE_REGISTRY_USERNAME/RELEASE_REGISTRY_PASSWORD (or `docker login`) "
+            "and that this account may push",
+        )
+
+    def _failure(
+        self, what: str, response: requests.Response, hint: str | None = None
+    ) -> RegistryError:
+        detail = _error_detail(response)
+        suffix = f": {detail}" if detail else ""
+        return RegistryError(
+            f"registry {self.host} answered {response.status_code} to {what}{suffix}", hint
+        )
+
+    def _next_page(self, response: requests.Response) -> str | None:
+        link = response.links.get("next", {}).get("url")
+        if not link:
+            return None
+        target = urljoin(self.base_url + "/", link)
+        if not same_origin(target, self.base_url):
+            raise RegistryError(
+                f"registry {self.host} pointed the next tag page at another host: not followed"
+            )
+        parts = urlsplit(target)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def _media_type(self, repo: str, ref: str, response: requests.Response, data: bytes) -> str:
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if media_type in MANIFEST_MEDIA_TYPES:
+            return media_type
+        try:
+            stated = json.loads(data).get("mediaType")
+        except (ValueError, AttributeError):
+            stated = None
+        if stated in MANIFEST_MEDIA_TYPES:
+            return str(stated)
+        raise RegistryError(
+            f"registry {self.host}: {repo}:{ref} is a {media_type or 'manifest of unknown type'}, "
+            "not a Docker v2 or OCI manifest or index: it cannot be copied"
+        )
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost cause of a requests error, in a few words."""
+    text = str(error)
+    for pattern in (
+        r"\[Errno -?\d+\] ([^'\")]+)",
+        r"(Read timed out)",
+        r"(too many \w+ responses)",
+    ):
+        match = re.search(pattern, text)
+        if match:
+            return match[1].strip()
+    return type(error).__name__
+
+
+def _error_detail(response: requests.Response) -> str:
+    """The registry's own words: the ``errors`` of its JSON body, else a short text body."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        text = response.text.strip() if response.request.method != "HEAD" else ""
+        return text[:200]
+    if isinstance(body, dict) and isinstance(body.get("errors"), list):
+        parts = []
+        for item in body["errors"]:
+            if isinstance(item, dict):
+                parts.append(
+                    " ".join(str(item[k]) for k in ("code", "message") if item.get(k)).strip()
+                )
+        return "; ".join(p for p in parts if p)
+    if isinstance(body, dict):
+        for key in ("details", "message", "error"):
+            if isinstance(body.get(key), str):
+                return str(body[key])[:200]
+    return ""

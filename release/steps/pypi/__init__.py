@@ -1,0 +1,1 @@
+"""The build and upload steps: sdists and wheels built, verified and uploaded to the index."""

@@ -1,0 +1,223 @@
+"""Upload credentials for the package index, in twine's order, and URLs shown without them.
+
+The order (DESIGN.md "Configuration"): ``TWINE_USERNAME``/``TWINE_PASSWORD``, then the
+``~/.pypirc`` entry whose ``repository`` is the upload URL (twine's implicit ``pypi`` and
+``testpypi`` entries included), then the keyring, then trusted publishing (PyPI and TestPyPI
+only, from a CI that provides an OIDC identity: GitHub Actions with ``id-token: write``).
+
+``credential_problem`` checks, read only and without prompting, that one of them will be
+found (the upload's pre-flight); ``credentials`` resolves them with twine itself when the
+upload starts. Every password or token is registered with the console's mask when read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
+
+from release.core import console
+from release.core.errors import ReleaseError
+
+if TYPE_CHECKING:
+    from twine.settings import Settings
+
+    from release.run.context import ReleaseContext
+
+# twine logs through the logging module; keep its records away from stderr (unmasked).
+logging.getLogger("twine").addHandler(logging.NullHandler())
+logging.getLogger("twine").propagate = False
+
+PYPI_HOSTS = {"upload.pypi.org": "pypi", "test.pypi.org": "testpypi"}
+PYPIRC = "~/.pypirc"  # twine's default configuration file
+
+
+def display_url(url: str) -> str:
+    """``url`` without any user:password part."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def is_pypi(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in PYPI_HOSTS
+
+
+def pypirc_section(url: str, config_file: str = PYPIRC) -> str | None:
+    """The ``.pypirc`` section whose ``repository`` is ``url`` (twine's pypi/testpypi included)."""
+    path = os.path.expanduser(config_file)
+    if not os.path.exists(path):
+        return None
+    from twine.utils import get_config  # imports requests: only when there is a file to read
+
+    try:
+        sections = get_config(path)
+    except Exception:  # noqa: BLE001 - a malformed file is reported by twine itself on upload
+        return None
+    wanted = url.rstrip("/")
+    for name, entry in sections.items():
+        if str(entry.get("repository") or "").rstrip("/") == wanted:
+            return name
+    return None
+
+
+def twine_settings(ctx: ReleaseContext) -> Settings:
+    """twine's settings for the upload URL, credentials resolved in twine's order on use."""
+    from twine.exceptions import TwineException
+    from twine.settings import Settings
+
+    url = ctx.config.pypi.repository_url
+    env = ctx.env
+    section = pypirc_section(url)
+    where: dict[str, Any] = {"repository_name": section} if section else {"repository_url": url}
+    try:
+        return Settings(
+            username=env.get("TWINE_USERNAME") or None,
+            password=env.get("TWINE_PASSWORD") or None,
+            non_interactive=True,
+            config_file=PYPIRC,
+            disable_progress_bar=True,
+            **where,
+        )
+    except TwineException as error:
+        raise ReleaseError(f"twine cannot use {display_url(url)}: {error}") from None
+
+
+class Credentials(NamedTuple):
+    """The resolved upload credentials and twine's TLS settings for the upload URL (a named
+    tuple, not a dataclass: this module is loaded by the upload's offline pre-flight)."""
+
+    username: str
+    password: str
+    cacert: str | None
+    client_cert: str | None
+
+    def __repr__(self) -> str:
+        # Never the password, should one of these reach a log or a traceback.
+        return (
+            f"Credentials(username={self.username!r}, password='***', "
+            f"cacert={self.cacert!r}, client_cert={self.client_cert!r})"
+        )
+
+
+def credentials(ctx: ReleaseContext) -> Credentials:
+    """The upload credentials, resolved by twine (env, .pypirc, keyring, trusted publishing)."""
+    from twine.exceptions import TwineException
+
+    password = ctx.env.get("TWINE_PASSWORD")
+    console.register_secret(password)
+    settings = twine_settings(ctx)
+    try:
+        username = settings.username
+        password = settings.password
+    except TwineException as error:
+        raise ReleaseError(
+            f"no upload credentials for {display_url(ctx.config.pypi.repository_url)} ({error})",
+            CREDENTIALS_HINT,
+        ) from None
+    console.register_secret(password)
+    if not username or not password:
+        raise ReleaseError(
+            f"no upload credentials for {display_url(ctx.config.pypi.repository_url)}",
+            CREDENTIALS_HINT,
+        )
+    return Credentials(username, password, settings.cacert, settings.client_cert)
+
+
+CREDENTIALS_HINT = (
+    "set TWINE_USERNAME and TWINE_PASSWORD (an API token: TWINE_USERNAME=__token__), add a "
+    "~/.pypirc entry whose repository is this URL, store them in the keyring, or use trusted "
+    "publishing (PyPI/TestPyPI from CI; in GitHub Actions `permissions: id-token: write`)"
+)
+
+
+def credential_problem(url: str, env: Mapping[str, str], config_file: str = PYPIRC) -> str | None:
+    """Why no upload credentials will be found for ``url`` (None: some will), read only.
+
+    The same order as twine: environment, .pypirc entry, keyring, trusted publishing; no
+    prompt, no request to the index (trusted publishing asks only the CI for its identity).
+    """
+    console.register_secret(env.get("TWINE_PASSWORD"))
+    entry = _pypirc_entry(url, config_file)
+    username = env.get("TWINE_USERNAME") or entry.get("username")
+    password = env.get("TWINE_PASSWORD") or entry.get("password")
+    if not username:
+        username = _keyring_username(url) or ("__token__" if is_pypi(url) else None)
+    if not password and username:
+        password = _keyring_password(url, username)
+    console.register_secret(password)
+    if username and password:
+        return None
+    if password and not username:
+        return (
+            f"a password for {display_url(url)} but no username: set TWINE_USERNAME "
+            "(or username in the ~/.pypirc entry)"
+        )
+    if is_pypi(url) and username == "__token__":
+        unavailable = trusted_publishing_unavailable(url)
+        if unavailable is None:
+            return None
+        return (
+            f"no upload credentials for {display_url(url)}, and {unavailable}: {CREDENTIALS_HINT}"
+        )
+    return (
+        f"no upload credentials for {display_url(url)} (trusted publishing works only with PyPI "
+        f"and TestPyPI): {CREDENTIALS_HINT}"
+    )
+
+
+def trusted_publishing_unavailable(url: str) -> str | None:
+    """Why trusted publishing cannot be used here (None: the CI provides an OIDC identity)."""
+    from id import AmbientCredentialError, detect_credential
+
+    audience = PYPI_HOSTS.get(urlsplit(url).hostname or "", "pypi")
+    try:
+        token = detect_credential(audience)
+    except AmbientCredentialError as error:
+        return (
+            f"trusted publishing is not available ({error}; in GitHub Actions the job needs "
+            "`permissions: id-token: write`)"
+        )
+    if token is None:
+        return (
+            "trusted publishing is not available (this is not a CI run that provides an OIDC "
+            "identity, such as GitHub Actions with `permissions: id-token: write`)"
+        )
+    console.register_secret(token)
+    return None
+
+
+def _pypirc_entry(url: str, config_file: str = PYPIRC) -> dict[str, str]:
+    section = pypirc_section(url, config_file)
+    if section is None:
+        return {}
+    from twine.utils import get_config
+
+    entry = get_config(os.path.expanduser(config_file))[section]
+    console.register_secret(str(entry.get("password") or ""))
+    return {k: str(v) for k, v in entry.items() if v}
+
+
+def _keyring_username(url: str) -> str | None:
+    try:
+        import keyring
+
+        credential = keyring.get_credential(url, None)
+    except Exception:  # noqa: BLE001 - no keyring backend is the common case; twine ignores it too
+        return None
+    return credential.username if credential else None
+
+
+def _keyring_password(url: str, username: str) -> str | None:
+    try:
+        import keyring
+
+        password: str | None = keyring.get_password(url, username)
+    except Exception:  # noqa: BLE001 - as above
+        return None
+    return password
