@@ -82,15 +82,21 @@ def fresh_venv(venv: Path, *requirements: str, index_url: str | None = None) -> 
 
 
 @pytest.fixture(scope="session")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``release-tasks`` of a fresh venv holding only the built wheel and its dependencies."""
-    root = tmp_path_factory.mktemp("adoption")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of this checkout, built as ``python -m build`` builds it."""
+    root = tmp_path_factory.mktemp("adoption-wheel")
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(root / "dist"), str(CHECKOUT)],
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(root), str(CHECKOUT)],
         check=True,
         capture_output=True,
     )
-    wheel = next((root / "dist").glob("release_tasks-*.whl"))
+    return next(root.glob("release_tasks-*.whl"))
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
+    """``release-tasks`` of a fresh venv holding only the built wheel and its dependencies."""
+    root = tmp_path_factory.mktemp("adoption")
     bin_dir = fresh_venv(root / "venv", str(wheel))
     # uv, if the builds may use it, on a PATH of its own: not the folder of this test's python.
     uv = uv_binary()
@@ -117,6 +123,19 @@ def release_tasks(
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
+
+
+def test_the_wheel_ships_no_test_server(wheel: Path):
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        modules = [n for n in names if n.endswith(".py")]
+        servers = [n for n in modules if "http.server" in archive.read(n).decode("utf-8")]
+    assert "release/run/catalog.py" in names and "release/collection/tasks.py" in names
+    assert [n for n in names if n.startswith(("devservices/", "tests/", "bench/"))] == []
+    assert [n for n in names if "localservices" in n] == []
+    assert servers == []
 
 
 def test_the_wheel_ships_the_collection_and_runs_it_alone(installed: Path, tmp_path: Path):
