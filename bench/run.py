@@ -226,7 +226,7 @@ RELEASE_NOTES = (
     "packages in parallel threads (one per core), each in one uv-built environment shared "
     "by its sdist and its wheel, while the engine builds the images concurrently; uploads, "
     "pushes and the other side effects start only when all of that local work has passed "
-    '(DESIGN.md "Tasks"), and each channel is one manifest copy in the registry. The '
+    '(docs/tasks.md "Tasks"), and each channel is one manifest copy in the registry. The '
     "package builds dominate ours (a setuptools package's environment and four hooks, "
     "each hook importing setuptools, are about 1.3 s of CPU here; the hatchling one about "
     "0.7 s), so ours grows with N by a fraction of the reference's growth. With M both sides "
@@ -352,14 +352,14 @@ STARTUP_NOTES_MISSED = (
     "`pyproject.toml` and tree listing, the branches containing the commit, the remote and "
     "its default branch, the clean-tree status, the bump author, the changelog, the notify "
     "state note); about 13 ms for `pathspec`, which expands the demo's version-file globs "
-    "(DESIGN.md names it for git's wildmatch rules); about 26 ms importing the "
+    "(the configuration names it for git's wildmatch rules); about 26 ms importing the "
     "configuration, plan, version, protection and check modules with `packaging` and "
     "`tomllib` (Python 3.11 spends about 0.4 ms creating each of their 25 frozen "
     "dataclasses); about 19 ms of Python work to parse and validate three `pyproject.toml` "
     "(the working tree's for the tag prefix, the tagged one, the default branch's rules), "
     "plan and check; and invoke's own parser, which deep-copies the argument definitions of "
     "all eleven tasks before it runs one. Removing rich and pathspec from this path would "
-    "be needed to reach 1.6x; both are the libraries the standards and DESIGN.md ask for."
+    "be needed to reach 1.6x; both are the libraries the project's standards ask for."
 )
 
 

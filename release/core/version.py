@@ -1,4 +1,4 @@
-"""The tag grammar and ``ReleaseVersion`` (DESIGN.md "Versions").
+"""The tag grammar and ``ReleaseVersion`` (docs/design.md "Versions").
 
 ``packaging`` parses and orders PEP 440 versions; the grammar on top of it is
 ours: exactly ``X.Y.Z``, optionally one of ``aN``/``bN``/``rcN`` or ``.postN``
@@ -31,7 +31,7 @@ _VERSION_INFO_NAMES = {"a": "alpha", "b": "beta", "rc": "candidate"}
 
 
 class Kind(StrEnum):
-    """What a version releases (DESIGN.md "What each kind does")."""
+    """What a version releases (docs/design.md "What each kind does")."""
 
     FINAL = "final"
     PRE = "pre"
@@ -114,7 +114,7 @@ class ReleaseVersion:
         return (self.tag(prefix), f"{prefix}{self.base.pep440}-post{self.post}")
 
     def fields(self, codename: str | None) -> dict[str, str | int]:
-        """The template fields of DESIGN.md "Configuration"."""
+        """The template fields of docs/configuration.md "Configuration"."""
         return {
             "version": self.pep440,
             "npm_version": self.npm,

@@ -1,6 +1,6 @@
 """Resolve a tag into a ``ReleaseContext`` and run the common pre-flight checks.
 
-Everything here only reads (DESIGN.md "Pre-flight"), except one thing the design
+Everything here only reads (docs/design.md "Pre-flight"), except one thing the design
 asks for: when the clone lacks the branch refs or history to decide where the
 tag belongs (a shallow CI checkout), the branches are fetched from the remote,
 and the tool says so. ``--offline`` refuses instead, with the fix.
@@ -94,7 +94,7 @@ def resolve(tag_arg: str | None, options: Options, start: Path | None = None) ->
     problems += _spelling_problems(git, tag, version, config.tag_prefix)
     branch = _branch(git, info.commit, config, options, notices, problems)
     # maintainers, signed tags and yanked come from the tip of the default branch
-    # (DESIGN.md "Protected releases"), never from the tagged commit.
+    # (docs/protection.md "Protected releases"), never from the tagged commit.
     policy = protect.read_policy(git, config, env, options.offline)
     config = policy.govern(config)
     notices += policy.notices
@@ -258,7 +258,7 @@ def _post_problems(git: Git, commit: str, version: ReleaseVersion, config: Confi
 
 
 def post_change_allowed(path: str, config: Config) -> bool:
-    """Whether a post release may change ``path`` (DESIGN.md "What each kind does")."""
+    """Whether a post release may change ``path`` (docs/design.md "What each kind does")."""
     version_paths = [vf.path for vf in config.version_files]
     if path in {m for vf in config.version_files for m in vf.matches}:
         return True

@@ -67,7 +67,7 @@ class Plan:
         return self.action(step).runs
 
     def to_json(self) -> dict[str, Any]:
-        """The object of DESIGN.md "Tasks" (``check-version --json``), keys in that order."""
+        """The object of docs/tasks.md "Tasks" (``check-version --json``), keys in that order."""
         v = self.version
         return {
             "tag": self.tag,

@@ -1,4 +1,4 @@
-"""Who may release, and signed tags (DESIGN.md "Protected releases").
+"""Who may release, and signed tags (docs/protection.md "Protected releases").
 
 ``maintainers``, ``require-signed-tags``, ``allowed-signers`` and ``yanked`` are
 read from the tip of the remote's default branch (``origin/main``, fetched first

@@ -1,4 +1,4 @@
-"""What a release has done (DESIGN.md "Re-runs and state").
+"""What a release has done (docs/design.md "Re-runs and state").
 
 Each step records a small JSON object per version. The record is written to a
 local file inside the git directory (``.git/release-state/<version>.json``, never

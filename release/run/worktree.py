@@ -1,6 +1,6 @@
 """The release tree: a temporary git worktree of the tagged commit with the version written.
 
-Every build (packages, images, the UI) runs in it (DESIGN.md "Tasks"), so a build sees exactly
+Every build (packages, images, the UI) runs in it (docs/tasks.md "Tasks"), so a build sees exactly
 what was tagged plus the version files, never a branch tip that moved or local changes, and
 the user's working tree is never touched by a build. The bump commit is made from the same
 written files (``tree_changes`` lists them).

@@ -320,7 +320,7 @@ def _file_version(filename: str) -> str:
 
 
 def expected(version: str, kind: str, branch: str = "main") -> dict[str, Any]:
-    """What one uninterrupted release of ``version`` leaves in the world (DESIGN.md kinds)."""
+    """What one uninterrupted release of ``version`` leaves in the world (docs/design.md "What each kind does")."""
     code = kind in ("final", "pre")
     announced = kind in ("final", "post")
     files = [

@@ -1,7 +1,7 @@
 """Bad input: malformed tags, configurations, publish profiles, changelogs and Dockerfiles.
 
 Each input gets one clear message (``error:`` lines that say what is wrong), the
-documented exit code (2 for a malformed tag, 1 for everything else: DESIGN.md "Tasks"),
+documented exit code (2 for a malformed tag, 1 for everything else: docs/tasks.md "Tasks"),
 no traceback and no internal error, and nothing changed anywhere: the remote's refs, the
 index, the registry, Discord and Azure see no write.
 

@@ -12,7 +12,7 @@ and Azure, each behind a fault proxy, with the real Docker engine and a bare git
   cut, or no answer within ``RELEASE_DISCORD_TIMEOUT``), notify records "answer unknown" and
   stops with exit 1; the same command refuses again with the fix, and
   ``invoke notify --assume-posted`` (the message is in the channel) or ``--repost`` (it is
-  not) settles it, by design (DESIGN.md "Re-runs and state").
+  not) settles it, by design (docs/design.md "Re-runs and state").
 
 After every scenario the invariants hold (``World.violations``): each file once on the index,
 every tag where it should be (the version tags and their channels, the git tag), exactly one

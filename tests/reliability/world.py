@@ -676,7 +676,7 @@ def built_files(repo: Repo) -> dict[str, str]:
 def archive_digest(path: Path) -> str:
     """The sha256 of an archive's member names and contents, not of its bytes: a setuptools
     sdist carries the time it was built, so two builds of one commit (on two runners)
-    differ in bytes and are the same file (DESIGN.md "Re-runs and state")."""
+    differ in bytes and are the same file (docs/design.md "Re-runs and state")."""
     digest = hashlib.sha256()
     if path.name.endswith(".tar.gz"):
         with tarfile.open(path) as archive:

@@ -82,5 +82,5 @@ def test_the_scheduler_takes_order_and_dependencies_from_the_catalog():
 
 
 def test_an_unknown_step_is_named_with_the_known_ones():
-    with pytest.raises(ValueError, match="unknown step 'deploy' .*deploy-ui"):
+    with pytest.raises(ValueError, match=r"unknown step 'deploy' .*deploy-ui"):
         catalog.spec("deploy")

@@ -1,4 +1,4 @@
-"""The channel rules (DESIGN.md "Channels") as pure decisions: tables and properties.
+"""The channel rules (docs/design.md "Channels") as pure decisions: tables and properties.
 
 A registry is modelled as a dict {tag: digest}; a version's image has the digest
 ``d-<version>``. The model only stores what the decisions say; the real registry

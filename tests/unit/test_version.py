@@ -1,4 +1,4 @@
-"""The tag grammar of DESIGN.md "Versions": every example, conversions, and properties."""
+"""The tag grammar of docs/design.md "Versions": every example, conversions, and properties."""
 
 from __future__ import annotations
 
