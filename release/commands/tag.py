@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from release.core import console
-from release.core.config import matches_any
 from release.core.errors import PreflightError, ReleaseError, StepError, UsageError
+from release.core.files import matches_any
 from release.core.git import Git, GitError
 from release.core.version import Kind, ReleaseVersion, parse_tag, parse_version, try_parse_tag
 from release.pipeline.preflight import tagged_config, working_tree_config

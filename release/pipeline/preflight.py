@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from release.core import console
-from release.core.config import Config, VersionFile, load_config, matches_any, parse_config
+from release.core.config import Config, VersionFile, load_config, parse_config
 from release.core.errors import ConfigError, PreflightError, ReleaseError, UsageError
+from release.core.files import matches_any
 from release.core.git import Git
 from release.core.version import Kind, ReleaseVersion, parse_tag, try_parse_tag
 from release.run import protect
@@ -209,7 +210,7 @@ def _clean_tree_problems(git: Git, config: Config, version: ReleaseVersion) -> l
     dirty = git.dirty_files()
     if not dirty:
         return []
-    from release.core.writers import (
+    from release.core.writers.plan import (
         version_file_map,  # version files and the __build__ files beside
     )
 
@@ -227,7 +228,7 @@ def _holds(
     git: Git, name: str, version_files: Mapping[str, VersionFile], version: ReleaseVersion
 ) -> bool:
     """Whether the changed file ``name`` is a version file that already holds ``version``."""
-    from release.core.writers import holds_version
+    from release.core.writers.plan import holds_version
 
     entry = version_files.get(name)
     if entry is None:
@@ -262,7 +263,7 @@ def post_change_allowed(path: str, config: Config) -> bool:
     version_paths = [vf.path for vf in config.version_files]
     if path in {m for vf in config.version_files for m in vf.matches}:
         return True
-    from release.core.writers import (
+    from release.core.writers.plan import (
         companion_paths,  # the __build__ files beside version-info files
     )
 

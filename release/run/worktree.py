@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 from release.core.config import Config
 from release.core.git import Git, GitError
 from release.core.version import ReleaseVersion
-from release.core.writers import FileChange, write_versions
+from release.core.writers.change import FileChange
+from release.core.writers.plan import write_versions
 
 if TYPE_CHECKING:
     from release.run.context import ReleaseContext

@@ -13,7 +13,7 @@ from release.core.config import load_config
 from release.core.errors import ReleaseError
 from release.core.git import Git
 from release.core.version import parse_version
-from release.core.writers import BumpError
+from release.core.writers.change import BumpError
 from release.run.worktree import PREFIX, release_tree_of, tree_changes
 from release.steps.bump.checks import commit_identity
 from tests.repos import Repo, clean_env

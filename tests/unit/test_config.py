@@ -97,7 +97,7 @@ azure-app = "acme-ui"
 
 def test_double_star_matches_a_root_dockerfile():
     config = parse('post-allowed-paths = ["**/*Dockerfile"]')
-    from release.core.config import matches_any
+    from release.core.files import matches_any
 
     assert matches_any(config.post_allowed_paths, "Dockerfile")
     assert matches_any(config.post_allowed_paths, "docker/node.Dockerfile")

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from release.core.config import Config, Package, VersionFile, load_config
 from release.core.version import ReleaseVersion, parse_version
-from release.core.writers import BumpError, holds_version, plan_writes, write_versions
+from release.core.writers.change import BumpError
+from release.core.writers.plan import holds_version, plan_writes, write_versions
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -17,14 +17,9 @@ from release.core.config import Config
 from release.core.errors import ReleaseError
 from release.core.git import Git
 from release.core.version import ReleaseVersion
-from release.core.writers import (
-    CommitTree,
-    FileChange,
-    holds,
-    plan_tree,
-    plan_writes,
-    write_changes,
-)
+from release.core.writers.change import FileChange, holds, write_changes
+from release.core.writers.plan import plan_tree, plan_writes
+from release.core.writers.trees import CommitTree
 from release.run.step import StepResult
 from release.steps.bump.checks import commit_identity, commit_mode
 

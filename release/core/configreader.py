@@ -1,0 +1,203 @@
+"""Typed reading of one TOML table of ``[tool.release]``, and the checks of single values.
+
+Every error is a ``ConfigError`` that names the key path it is about
+(``tool.release.images[1].dockerfile: ...``); a table refuses keys its reader never asked
+for. ``release.core.config`` builds the configuration with these.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from release.core.errors import ConfigError, UsageError
+from release.core.files import Listing, normalise, outside
+
+TEMPLATE_FIELDS = frozenset(
+    {"version", "npm_version", "docker_tag", "major", "minor", "patch", "codename"}
+)
+
+
+class TableReader:
+    """Typed access to one TOML table; every error is prefixed with its key path."""
+
+    def __init__(self, table: Any, where: str) -> None:
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: expected a table, got {type_name(table)}")
+        self.table: dict[str, Any] = table
+        self.where = where
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}"
+
+    def error(self, name: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.key(name)}: {message}")
+
+    def get(self, name: str) -> Any:
+        self.used.add(name)
+        return self.table.get(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.table
+
+    def string(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
+        value = self.get(name)
+        if value is None:
+            if required:
+                raise self.error(name, "is required")
+            return default
+        if not isinstance(value, str):
+            raise self.error(name, f"expected a string, got {type_name(value)}")
+        if value.strip() == "":
+            raise self.error(name, "must not be empty")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(name, f"expected true or false, got {type_name(value)}")
+        return value
+
+    def strings(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, list):
+            raise self.error(name, f"expected a list of strings, got {type_name(value)}")
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise ConfigError(
+                    f"{self.key(name)}[{index}]: expected a non-empty string, got {item!r}"
+                )
+        return tuple(value)
+
+    def tables(self, name: str) -> list[TableReader]:
+        value = self.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.error(
+                name, f"expected an array of tables ([[{self.key(name)}]]), got {type_name(value)}"
+            )
+        return [TableReader(item, f"{self.key(name)}[{index}]") for index, item in enumerate(value)]
+
+    def sub(self, name: str) -> TableReader | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        return TableReader(value, self.key(name))
+
+    def done(self) -> None:
+        """Refuse keys that are not in the schema, naming them and the nearest known key."""
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            name = unknown[0]
+            known = ", ".join(sorted(self.used))
+            raise self.error(name, f"unknown key (known keys here: {known})")
+
+
+def type_name(value: Any) -> str:
+    return {
+        dict: "a table",
+        list: "a list",
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+    }.get(type(value), type(value).__name__)
+
+
+def check_template(reader: TableReader, name: str, template: str) -> None:
+    """Refuse a ``str.format`` template with a field outside ``TEMPLATE_FIELDS``."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise reader.error(name, f"invalid template {template!r}: {error}") from None
+    for _, field_name, _, _ in parsed:
+        if field_name is not None and field_name not in TEMPLATE_FIELDS:
+            fields = ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
+            raise reader.error(
+                name, f"unknown template field {{{field_name}}} in {template!r} (known: {fields})"
+            )
+
+
+def read_path(reader: TableReader, name: str, tree: Listing, *, kind: str, required: bool) -> Any:
+    """A path inside the repository, normalised; ``kind`` "file" or "folder" must exist."""
+    value = reader.string(name, required=required)
+    if value is None:
+        return None
+    if outside(value):
+        raise reader.error(name, f"{value!r} must be a path inside the repository")
+    checks: dict[str, Callable[[str], bool]] = {"file": tree.is_file, "folder": tree.is_dir}
+    if kind in checks and not checks[kind](value):
+        raise reader.error(name, f"{kind} {value} does not exist")
+    return normalise(value)
+
+
+def read_url(reader: TableReader, name: str, default: str) -> str:
+    value: str = reader.string(name, default)
+    if not value.startswith(("https://", "http://")):
+        raise reader.error(name, f"{value!r} is not an http(s) URL")
+    return value
+
+
+def read_yanked(reader: TableReader) -> tuple[str, ...]:
+    """``yanked``: version numbers, in their canonical PEP 440 spelling."""
+    from release.core.version import parse_version
+
+    values = reader.strings("yanked", ())
+    canonical = []
+    for index, value in enumerate(values):
+        try:
+            canonical.append(parse_version(value).pep440)
+        except UsageError as error:
+            raise ConfigError(f"{reader.key('yanked')}[{index}]: {error}") from None
+    return tuple(canonical)
+
+
+def check_unique(reader: TableReader, name: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            raise ConfigError(f"{reader.key(name)}[{index}]: {value!r} is listed twice")
+        seen.add(value)
+
+
+def check_pattern(reader: TableReader, pattern: str) -> None:
+    """A regex writer's ``pattern``: valid, with one group for the version."""
+    try:
+        compiled = re.compile(pattern, re.MULTILINE)
+    except re.error as error:
+        raise reader.error("pattern", f"invalid regular expression: {error}") from None
+    if "version" not in compiled.groupindex and compiled.groups != 1:
+        raise reader.error(
+            "pattern",
+            "needs one group for the version: a named group (?P<version>...) or one (...)",
+        )
+
+
+def read_codenames(reader: TableReader, default: Mapping[int, str]) -> Mapping[int, str]:
+    """``codenames``: a Docker tag for each major version (``1 = "name"``)."""
+    sub = reader.sub("codenames")
+    if sub is None:
+        return dict(default)
+    result: dict[int, str] = {}
+    for key, value in sub.table.items():
+        sub.used.add(key)
+        if not key.isdigit() or (len(key) > 1 and key.startswith("0")):
+            raise sub.error(key, 'codename keys are major version numbers (1 = "name")')
+        if not isinstance(value, str) or not value.strip():
+            raise sub.error(key, f"expected a non-empty string, got {value!r}")
+        if not valid_docker_tag(value):
+            raise sub.error(key, f"{value!r} is not a valid Docker tag")
+        result[int(key)] = value
+    return result
+
+
+def valid_docker_tag(text: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", text) is not None
