@@ -15,6 +15,9 @@ from pathlib import Path
 
 from release.core.errors import ReleaseError
 
+# How often a push that lost a race to another push (a moved branch or notes ref) is retried.
+PUSH_ATTEMPTS = 5
+
 
 class GitError(ReleaseError):
     """A git command failed; ``stderr`` holds git's own words."""

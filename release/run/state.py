@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from release.core.errors import ReleaseError
-from release.core.git import Git, GitError
+from release.core.git import PUSH_ATTEMPTS, Git, GitError
+from release.core.text import last_line
 
 NOTES_NAMESPACE = "refs/notes/release"
-PUSH_ATTEMPTS = 5
 
 Record = dict[str, Any]
 
@@ -172,7 +172,7 @@ class ReleaseState:
             result = self.git.run("push", "--quiet", self.remote, f"{ref}:{ref}", check=False)
             if result.returncode == 0:
                 return
-            last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+            last = last_line(result.stderr)
             # Lost a race (or the remote has notes we lack): take theirs, re-apply ours.
             fetched = self.git.run(
                 "fetch", "--quiet", "--no-tags", self.remote, f"+{ref}:{ref}", check=False

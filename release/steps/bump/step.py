@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from release.core.config import Config
 from release.core.errors import ReleaseError
-from release.core.git import Git
+from release.core.git import PUSH_ATTEMPTS, Git
+from release.core.text import last_line
 from release.core.version import ReleaseVersion
 from release.core.writers.change import FileChange, holds, write_changes
 from release.core.writers.plan import plan_tree, plan_writes
@@ -25,8 +26,6 @@ from release.steps.bump.checks import commit_identity, commit_mode
 
 if TYPE_CHECKING:
     from release.run.context import ReleaseContext
-
-PUSH_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -182,7 +181,7 @@ def push_commit(git: Git, remote: str, commit: str, branch: str) -> _Pushed:
         for line in result.stderr.splitlines()
         if line.startswith("remote:") and line.removeprefix("remote:").strip()
     ]
-    last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+    last = last_line(result.stderr)
     reason = "; ".join([*remote_lines, summary or last])
     return _Pushed(ok=False, reason=reason)
 
