@@ -231,7 +231,8 @@ def notify(
     import os
 
     from release.commands.step import run_step
-    from release.steps.notify.step import notify_flags, register_webhook_secrets
+    from release.steps.notify.decision import notify_flags
+    from release.steps.notify.webhook import register_webhook_secrets
 
     register_webhook_secrets(os.environ)
     flags = notify_flags(repost, assume_posted)

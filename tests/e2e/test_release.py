@@ -43,6 +43,7 @@ from devservices.discord import DiscordWebhookServer
 from devservices.engine import DockerEngine
 from devservices.pypi import PypiServer
 from devservices.registry import Registry
+from release.core.http import POLICY
 from tests.repos import CHECKOUT, Repo, clean_env, make_repo
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("release-e2e")]
@@ -701,7 +702,7 @@ def test_a_failed_ui_deploy_of_a_post_release_is_finished_by_the_same_command(wo
 def test_a_failed_announcement_is_posted_once_by_the_same_command(world: World):
     world.before("version/3.1.0.post2")
     world.cut("version/3.1.0.post2")
-    world.discord.fail_next(503, count=5, method="POST")  # every attempt of the client
+    world.discord.fail_next(503, count=POLICY.attempts, method="POST")  # every attempt
 
     failed = world.release("version/3.1.0.post2", "--yes", "--local")
 

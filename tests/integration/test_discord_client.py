@@ -11,7 +11,9 @@ import pytest
 from devservices import free_port
 from devservices.discord import DiscordWebhookServer, demo_server
 from release.core.errors import ReleaseError
-from release.steps.notify.step import AnswerLost, DiscordClient, DiscordError, parse_webhook
+from release.core.http import POLICY
+from release.steps.notify.discord import AnswerLost, DiscordClient, DiscordError
+from release.steps.notify.webhook import parse_webhook
 
 
 @pytest.fixture
@@ -57,10 +59,10 @@ def test_edit_changes_the_message_in_place(discord: DiscordWebhookServer) -> Non
 
 
 def test_429_waits_retry_after_from_the_body_and_tries_again(discord: DiscordWebhookServer) -> None:
-    discord.fail_next(429, count=2, retry_after=0.25)
+    discord.fail_next(429, count=2, retry_after=2.5)  # longer than the policy's first backoffs
     waits = Waits()
     client_for(discord.url, waits).execute(MESSAGE)
-    assert waits.delays == [0.25, 0.25]
+    assert waits.delays == [2.5, 2.5]
     assert [r.status for r in discord.received("POST")] == [429, 429, 200]
     assert len(discord.messages) == 1
 
@@ -73,20 +75,50 @@ def test_429_with_only_a_retry_after_header(discord: DiscordWebhookServer) -> No
     assert len(discord.messages) == 1
 
 
+def test_a_short_retry_after_waits_the_policys_backoff(discord: DiscordWebhookServer) -> None:
+    discord.fail_next(429, retry_after=0.25)
+    waits = Waits()
+    client_for(discord.url, waits).execute(MESSAGE)
+    assert waits.delays == [POLICY.backoff]
+    assert len(discord.messages) == 1
+
+
+def test_a_huge_retry_after_is_capped_by_the_policy(discord: DiscordWebhookServer) -> None:
+    discord.fail_next(429, retry_after=3600.0)
+    waits = Waits()
+    client_for(discord.url, waits).execute(MESSAGE)
+    assert waits.delays == [POLICY.max_wait]
+    assert [r.status for r in discord.received("POST")] == [429, 200]
+    assert len(discord.messages) == 1
+
+
+def test_rate_limits_are_bounded_by_the_policys_attempts(discord: DiscordWebhookServer) -> None:
+    discord.fail_next(429, count=10, retry_after=0.25)
+    waits = Waits()
+    with pytest.raises(ReleaseError, match=r"Discord keeps rate-limiting the webhook \(asked"):
+        client_for(discord.url, waits).execute(MESSAGE)
+    assert len(discord.received("POST")) == POLICY.attempts
+    assert len(waits.delays) == POLICY.attempts - 1
+    assert discord.messages == {}
+
+
 def test_5xx_is_retried_with_a_growing_backoff(discord: DiscordWebhookServer) -> None:
     discord.fail_next(502, count=2)
     waits = Waits()
     client_for(discord.url, waits).execute(MESSAGE)
-    assert waits.delays == [0.5, 1.0]
+    assert waits.delays == [POLICY.backoff, 2 * POLICY.backoff]
     assert len(discord.messages) == 1
 
 
 def test_5xx_retries_are_bounded(discord: DiscordWebhookServer) -> None:
     discord.fail_next(503, count=10)
     waits = Waits()
-    with pytest.raises(ReleaseError, match="Discord answered 503 Service Unavailable 5 times"):
+    attempts = POLICY.attempts
+    with pytest.raises(
+        ReleaseError, match=f"Discord answered 503 Service Unavailable {attempts} times"
+    ):
         client_for(discord.url, waits).execute(MESSAGE)
-    assert len(waits.delays) == DiscordClient.ATTEMPTS - 1
+    assert len(waits.delays) == attempts - 1
     assert discord.messages == {}
 
 
@@ -97,7 +129,8 @@ def test_a_connection_refused_before_sending_is_retried_then_reported() -> None:
     with pytest.raises(ReleaseError) as caught:
         client_for(url, waits).execute(MESSAGE)
     assert "could not reach Discord" in str(caught.value)
-    assert len(waits.delays) == DiscordClient.ATTEMPTS - 1
+    assert f"{POLICY.attempts} attempt(s)" in str(caught.value)
+    assert len(waits.delays) == POLICY.attempts - 1
     assert token not in str(caught.value)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from devservices.discord import DiscordWebhookServer
+from release.core.http import POLICY
 from tests.repos import Repo, run
 
 TAG = "version/1.0.0"
@@ -182,7 +183,8 @@ def test_rate_limits_and_server_errors_are_waited_out_and_one_message_is_posted(
     discord.fail_next(502)
     result = notify(demo_repo, discord)
     assert result.returncode == 0, result.stderr
-    assert "Discord rate limit: waiting 0.10 s" in result.stderr
+    # Discord's 0.1 s is honoured as the policy's floor: its first backoff.
+    assert f"Discord rate limit: waiting {POLICY.wait(1, 0.1):.2f} s" in result.stderr
     assert [r.status for r in discord.received("POST")] == [429, 502, 200]
     assert len(discord.messages) == 1
     assert_token_never_shown(discord, [demo_repo], result)
@@ -337,7 +339,7 @@ def test_gathering_on_a_github_remote_links_the_changelog_and_the_compare_view(
 ) -> None:
     from release.pipeline.preflight import resolve
     from release.run.context import Options
-    from release.steps.notify.step import gather
+    from release.steps.notify.gather import gather
 
     demo_repo.tag("version/0.9.0")
     demo_repo.write("app/node.txt", "health check\n")

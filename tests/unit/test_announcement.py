@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devservices.discord import message_errors
+from release.core.http import public_url
 from release.core.version import parse_version
 from release.steps.notify.announcement import (
     CONTENT_MAX,
@@ -16,21 +17,24 @@ from release.steps.notify.announcement import (
     FIELDS_MAX,
     TITLE_MAX,
     Announcement,
-    ImageLinks,
     Notes,
     Section,
-    announcement_links,
-    changelog_section,
-    commit_message_pattern,
-    distribution_names,
-    github_anchor,
-    github_repository,
     limit_problems,
-    project_url,
-    public_url,
-    pushed_images,
     render_message,
     width,
+)
+from release.steps.notify.changelog import (
+    changelog_section,
+    commit_message_pattern,
+    github_anchor,
+)
+from release.steps.notify.links import (
+    ImageLinks,
+    announcement_links,
+    distribution_names,
+    github_repository,
+    project_url,
+    pushed_images,
 )
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -6,14 +6,9 @@ import pytest
 
 from release.core import console
 from release.core.errors import ReleaseError, UsageError
-from release.steps.notify.step import (
-    decide,
-    error_details,
-    notify_flags,
-    parse_webhook,
-    register_webhook_secrets,
-    retry_delay,
-)
+from release.steps.notify.decision import decide, notify_flags
+from release.steps.notify.discord import error_details, retry_delay
+from release.steps.notify.webhook import parse_webhook, register_webhook_secrets
 
 TOKEN = "AbCdEf_0123456789-ghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 TAG = "version/4.2.0"

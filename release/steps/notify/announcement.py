@@ -1,4 +1,4 @@
-"""What the release announcement says: pure functions over plain data.
+"""What the release announcement says, rendered: pure functions over plain data.
 
 ``render_message`` builds the Discord webhook payload (one embed) within Discord's
 documented limits (content 2,000 characters; embed title 256, description 4,096,
@@ -6,25 +6,17 @@ documented limits (content 2,000 characters; embed title 256, description 4,096,
 notes are cut at a line boundary and end with a link to the full notes, link
 fields are cut line by line, and nothing is ever rejected for its length.
 
-``changelog_section`` finds the notes of a version in a changelog, Markdown
-(``## 4.2.0``, ``## [4.2.0] - 2024-05-01``, setext) or reStructuredText
-(underlined headings); ``announcement_links`` turns the names gathered from the
-configuration and the release's state into links (the index's project pages,
-image tags and channel moves, the GitHub compare view). ``release.steps.notify.step`` reads
-git and the state, and talks to Discord.
+Its input is gathered by ``release.steps.notify.gather``: the notes from the changelog
+(``release.steps.notify.changelog``) or the commits, the links from the configuration and
+the release's state (``release.steps.notify.links``).
 """
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
 
-from release.core.http import public_url  # re-exported: announcements link to it
 from release.core.version import Kind, ReleaseVersion
 
 # Discord's documented limits (Message resource, "Embed Limits"; Execute Webhook).
@@ -41,7 +33,6 @@ NOTES_MIN = 1500
 
 FINAL_COLOR = 0x2ECC71
 POST_COLOR = 0x3498DB
-MAX_COMMITS = 200
 
 
 def width(text: str) -> int:
@@ -114,7 +105,7 @@ def render_message(announcement: Announcement) -> dict[str, Any]:
         color = FINAL_COLOR
     title = _cut(title, TITLE_MAX)
     footer = _cut(_one_line(f"{a.tag} · commit {a.commit[:12]}"), 200)
-    notes = _normalise(a.notes.text)
+    notes = normalise(a.notes.text)
     if not notes and not intro:
         notes = "No release notes."
     fixed = width(title) + width(footer)
@@ -190,7 +181,8 @@ def _cut(text: str, limit: int) -> str:
     return text.rstrip() + "…"
 
 
-def _normalise(text: str) -> str:
+def normalise(text: str) -> str:
+    """``text`` with one kind of line end, no trailing spaces and no blank edge lines."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     text = "\n".join(line.rstrip() for line in lines).strip("\n")
     return text if text.strip() else ""
@@ -280,327 +272,3 @@ def _cut_words(line: str, room: int) -> str:
         cut = cut[: len(cut) - max(1, (width(cut) - room) // 2)]
     space = cut.rfind(" ")
     return cut[:space] if space > len(cut) // 2 else cut
-
-
-# -- release notes (pure over texts; git read in release_notes) ----------------
-
-
-_VERSION_TOKEN = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+(?:[-._]?[A-Za-z]+[-._]?\d*)*)")
-_ATX = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
-_ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:.<>_])\1{2,}[ \t]*$")
-_LINK_REFERENCE = re.compile(r"^\[[^\]]+\]:\s*\S+")
-_RST_LINK = re.compile(r"`([^`<]+?)\s*<([^>]+)>`__?")
-_RST_LITERAL = re.compile(r"``([^`]+)``")
-
-
-@dataclass(frozen=True)
-class Heading:
-    start: int  # first line of the heading (an overline, when there is one)
-    body: int  # first line after it
-    rank: int  # 1 is the top level
-    text: str
-
-
-def heading_versions(text: str) -> list[str]:
-    """The normalised versions named in a heading, in order (``[4.2.0] - 2024-05-01``)."""
-    from packaging.version import InvalidVersion, Version
-
-    found = []
-    for match in _VERSION_TOKEN.finditer(text):
-        try:
-            found.append(str(Version(match.group(1))))
-        except InvalidVersion:
-            continue
-    return found
-
-
-def changelog_headings(text: str, markdown: bool) -> list[Heading]:
-    """The headings of a changelog, Markdown (ATX and setext) or reStructuredText.
-
-    Underlined headings get their rank from the order in which their adornment
-    style first appears, as reStructuredText does; Markdown's setext ``=`` and
-    ``-`` are ranks 1 and 2. Lines inside fenced code blocks are not headings.
-    """
-    lines = text.split("\n")
-    headings: list[Heading] = []
-    styles: list[tuple[str, bool]] = []
-    fenced = False
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        if markdown and line.lstrip().startswith(("```", "~~~")):
-            fenced = not fenced
-            index += 1
-            continue
-        if fenced:
-            index += 1
-            continue
-        atx = _ATX.match(line) if markdown else None
-        if atx:
-            headings.append(Heading(index, index + 1, len(atx.group(1)), atx.group(2)))
-            index += 1
-            continue
-        below = lines[index + 1] if index + 1 < len(lines) else ""
-        overline = bool(_ADORNMENT.match(line))
-        if overline and index + 2 < len(lines) and _ADORNMENT.match(lines[index + 2]):
-            title, start, body, char = lines[index + 1].strip(), index, index + 3, line.strip()[0]
-        elif (
-            line.strip()
-            and not overline
-            and _ADORNMENT.match(below)
-            and (width(below.strip()) >= width(line.strip()) or markdown)
-        ):
-            title, start, body, char = line.strip(), index, index + 2, below.strip()[0]
-        else:
-            index += 1
-            continue
-        if markdown:
-            if char not in "=-" or overline:
-                index += 1
-                continue
-            rank = 1 if char == "=" else 2
-        else:
-            style = (char, overline)
-            if style not in styles:
-                styles.append(style)
-            rank = styles.index(style) + 1
-        headings.append(Heading(start, body, rank, title))
-        index = body
-    return headings
-
-
-def changelog_section(text: str, version: str, markdown: bool) -> tuple[str, Heading] | None:
-    """The body of the section whose heading names ``version`` first, and its heading."""
-    from packaging.version import Version
-
-    wanted = str(Version(version))
-    text = _normalise(text)
-    lines = text.split("\n")
-    headings = changelog_headings(text, markdown)
-    for number, heading in enumerate(headings):
-        named = heading_versions(heading.text)
-        if not named or named[0] != wanted:
-            continue
-        end = len(lines)
-        for following in headings[number + 1 :]:
-            if following.rank <= heading.rank:
-                end = following.start
-                break
-        body = lines[heading.body : end]
-        body = [line for line in body if not _LINK_REFERENCE.match(line)]
-        section = "\n".join(body) if markdown else _rst_to_markdown(body)
-        return _normalise(section), heading
-    return None
-
-
-def _rst_to_markdown(body: list[str]) -> str:
-    """Enough reStructuredText to read well on Discord: sub-headings, literals, links."""
-    out: list[str] = []
-    index = 0
-    while index < len(body):
-        line = body[index]
-        below = body[index + 1] if index + 1 < len(body) else ""
-        if line.strip() and _ADORNMENT.match(below) and not _ADORNMENT.match(line):
-            out.append(f"**{line.strip()}**")
-            index += 2
-            continue
-        if _ADORNMENT.match(line):
-            index += 1
-            continue
-        line = _RST_LINK.sub(lambda m: f"[{m.group(1)}]({m.group(2)})", line)
-        out.append(_RST_LITERAL.sub(r"`\1`", line))
-        index += 1
-    return "\n".join(out)
-
-
-def github_anchor(heading: str) -> str:
-    """GitHub's anchor of a Markdown heading: ``[4.2.0] - 2024-05-01`` -> ``420---2024-05-01``."""
-    text = heading.strip().lower()
-    text = re.sub(r"[^\w\- ]", "", text)
-    return text.replace(" ", "-")
-
-
-def commit_message_pattern(template: str) -> re.Pattern[str]:
-    """A pattern for the bump commits that ``commit-message`` produces (left out of the notes)."""
-    parts = []
-    for literal, field_name, _, _ in string.Formatter().parse(template):
-        parts.append(re.escape(literal))
-        if field_name is not None:
-            parts.append(r".+?")
-    return re.compile("".join(parts))
-
-
-# -- links (pure) -------------------------------------------------------------
-
-
-def project_url(index_url: str, name: str, version: str) -> str:
-    """The page of ``name`` ``version`` on the index: PyPI's project page, else the simple page."""
-    from packaging.utils import canonicalize_name
-
-    index = public_url(index_url)
-    host = urlsplit(index).hostname or ""
-    if host in ("pypi.org", "test.pypi.org"):
-        return f"https://{host}/project/{canonicalize_name(name)}/{version}/"
-    return f"{index.rstrip('/')}/{canonicalize_name(name)}/"
-
-
-_GITHUB = re.compile(
-    r"^(?:(?:https?|git|ssh)://(?:[^@/]+@)?github\.com(?::\d+)?/|(?:[^@/]+@)?github\.com:)"
-    r"(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?/?$"
-)
-
-
-def github_repository(remote_url: str | None) -> str | None:
-    """``https://github.com/<owner>/<repo>`` for a GitHub remote (https, ssh or scp form)."""
-    if not remote_url:
-        return None
-    match = _GITHUB.match(remote_url.strip())
-    if match is None:
-        return None
-    return f"https://github.com/{match.group('owner')}/{match.group('repo')}"
-
-
-def distribution_names(record: Mapping[str, Any] | None) -> list[str]:
-    """The distributions an ``upload`` record names (from file names or name lists)."""
-    from packaging.utils import (
-        InvalidSdistFilename,
-        InvalidWheelFilename,
-        canonicalize_name,
-        parse_sdist_filename,
-        parse_wheel_filename,
-    )
-
-    if not record:
-        return []
-    names: list[str] = []
-
-    def add(name: str) -> None:
-        canonical = str(canonicalize_name(name))
-        if canonical and canonical not in names:
-            names.append(canonical)
-
-    for key in ("projects", "distributions", "packages"):
-        for item in _items(record.get(key)):
-            name = item if isinstance(item, str) else _first(item, "name", "project")
-            if isinstance(name, str) and name:
-                add(name)
-    for item in _items(record.get("files")):
-        path = item if isinstance(item, str) else _first(item, "name", "filename", "file", "path")
-        if not isinstance(path, str):
-            continue
-        filename = PurePosixPath(path).name
-        try:
-            if filename.endswith(".whl"):
-                add(parse_wheel_filename(filename)[0])
-            else:
-                add(parse_sdist_filename(filename)[0])
-        except (InvalidWheelFilename, InvalidSdistFilename):
-            continue
-    return names
-
-
-@dataclass(frozen=True)
-class ImageLinks:
-    reference: str  # host/name
-    tags: tuple[str, ...]
-    moves: tuple[tuple[str, str | None, str], ...] = ()  # (channel, from, to)
-
-
-def pushed_images(record: Mapping[str, Any] | None, host: str | None) -> list[ImageLinks]:
-    """The images, tags and channel moves a ``push-image`` record names."""
-    if not record:
-        return []
-    raw = record.get("images")
-    entries: list[tuple[str | None, Any]] = []
-    if isinstance(raw, Mapping):
-        entries = [(str(name), value) for name, value in raw.items()]
-    else:
-        entries = [(None, value) for value in _items(raw)]
-    images = []
-    for given, entry in entries:
-        if not isinstance(entry, Mapping):
-            continue
-        name = given or _first(entry, "name", "image", "repository")
-        if not isinstance(name, str) or not name:
-            continue
-        reference = name if host is None or name.startswith(f"{host}/") else f"{host}/{name}"
-        tags = [t for t in _items(_first(entry, "tags", "version_tags")) if isinstance(t, str)]
-        for ref in _items(_first(entry, "references", "refs", "pushed")):
-            if isinstance(ref, str) and ":" in ref.rsplit("/", 1)[-1]:
-                tag = ref.rsplit(":", 1)[1]
-                if tag not in tags:
-                    tags.append(tag)
-        moves = _moves(_first(entry, "moves", "channels"))
-        images.append(ImageLinks(reference, tuple(tags), tuple(moves)))
-    return images
-
-
-def _moves(raw: Any) -> list[tuple[str, str | None, str]]:
-    moves: list[tuple[str, str | None, str]] = []
-    if isinstance(raw, Mapping):
-        raw = [
-            {"channel": k, **(v if isinstance(v, Mapping) else {"to": v})} for k, v in raw.items()
-        ]
-    for move in _items(raw):
-        if not isinstance(move, Mapping):
-            continue
-        channel = _first(move, "channel", "tag", "name")
-        old = _first(move, "from", "old", "before", "previous")
-        new = _first(move, "to", "new", "after", "target")
-        if isinstance(channel, str) and isinstance(new, str) and new != old:
-            moves.append((channel, old if isinstance(old, str) else None, new))
-    return moves
-
-
-def _items(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else []
-
-
-def _first(mapping: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if mapping.get(key) is not None:
-            return mapping[key]
-    return None
-
-
-def announcement_links(
-    *,
-    version: ReleaseVersion,
-    tag: str,
-    previous_tag: str | None,
-    index_url: str,
-    distributions: Sequence[str],
-    images: Sequence[ImageLinks],
-    github: str | None,
-) -> tuple[tuple[Section, ...], str | None]:
-    """The link fields and the title's link, from names already gathered."""
-    sections = []
-    pages = [
-        f"[{name} {version.pep440}]({project_url(index_url, name, version.pep440)})"
-        for name in distributions
-    ]
-    if pages:
-        sections.append(Section("Python packages", tuple(pages)))
-    tags = [f"`{image.reference}:{t}`" for image in images for t in image.tags]
-    if tags:
-        sections.append(Section("Docker images", tuple(tags)))
-    moves = [
-        f"`{image.reference}:{channel}` → {new}" + (f" (was {old})" if old else "")
-        for image in images
-        for channel, old, new in image.moves
-    ]
-    if moves:
-        sections.append(Section("Channels", tuple(moves)))
-    title_url = None
-    if github:
-        if previous_tag:
-            compare = f"{github}/compare/{previous_tag}...{tag}"
-            sections.append(Section("Changes", (f"[{previous_tag}...{tag}]({compare})",)))
-            title_url = compare
-        else:
-            tree = f"{github}/tree/{tag}"
-            sections.append(Section("Source", (f"[{tag}]({tree})",)))
-            title_url = tree
-    if title_url is None and distributions:
-        title_url = project_url(index_url, distributions[0], version.pep440)
-    return tuple(sections), title_url

@@ -1,0 +1,196 @@
+"""The announcement's links: pure functions over names already gathered.
+
+``distribution_names`` and ``pushed_images`` read what the ``upload`` and ``push-image``
+records name (``upload``: ``files``, file names or ``{"name"|"filename"|"path": ...}``;
+``projects``/``distributions``/``packages``: names; ``push-image``: ``images``, a list
+of, or a map of names to, ``{"name", "tags"|"references", "channels"|"moves"}``, a move
+being ``{"channel"|"tag", "from"|"old", "to"|"new"}``); ``announcement_links`` turns them
+into the message's link fields: the index's project pages, the image tags and channel
+moves, and for a GitHub remote the compare view from the previous release.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+from release.core.http import public_url
+from release.core.version import ReleaseVersion
+from release.steps.notify.announcement import Section
+
+
+def project_url(index_url: str, name: str, version: str) -> str:
+    """The page of ``name`` ``version`` on the index: PyPI's project page, else the simple page."""
+    from packaging.utils import canonicalize_name
+
+    index = public_url(index_url)
+    host = urlsplit(index).hostname or ""
+    if host in ("pypi.org", "test.pypi.org"):
+        return f"https://{host}/project/{canonicalize_name(name)}/{version}/"
+    return f"{index.rstrip('/')}/{canonicalize_name(name)}/"
+
+
+_GITHUB = re.compile(
+    r"^(?:(?:https?|git|ssh)://(?:[^@/]+@)?github\.com(?::\d+)?/|(?:[^@/]+@)?github\.com:)"
+    r"(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?/?$"
+)
+
+
+def github_repository(remote_url: str | None) -> str | None:
+    """``https://github.com/<owner>/<repo>`` for a GitHub remote (https, ssh or scp form)."""
+    if not remote_url:
+        return None
+    match = _GITHUB.match(remote_url.strip())
+    if match is None:
+        return None
+    return f"https://github.com/{match.group('owner')}/{match.group('repo')}"
+
+
+def distribution_names(record: Mapping[str, Any] | None) -> list[str]:
+    """The distributions an ``upload`` record names (from file names or name lists)."""
+    from packaging.utils import (
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        canonicalize_name,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+
+    if not record:
+        return []
+    names: list[str] = []
+
+    def add(name: str) -> None:
+        canonical = str(canonicalize_name(name))
+        if canonical and canonical not in names:
+            names.append(canonical)
+
+    for key in ("projects", "distributions", "packages"):
+        for item in _items(record.get(key)):
+            name = item if isinstance(item, str) else _first(item, "name", "project")
+            if isinstance(name, str) and name:
+                add(name)
+    for item in _items(record.get("files")):
+        path = item if isinstance(item, str) else _first(item, "name", "filename", "file", "path")
+        if not isinstance(path, str):
+            continue
+        filename = PurePosixPath(path).name
+        try:
+            if filename.endswith(".whl"):
+                add(parse_wheel_filename(filename)[0])
+            else:
+                add(parse_sdist_filename(filename)[0])
+        except (InvalidWheelFilename, InvalidSdistFilename):
+            continue
+    return names
+
+
+@dataclass(frozen=True)
+class ImageLinks:
+    reference: str  # host/name
+    tags: tuple[str, ...]
+    moves: tuple[tuple[str, str | None, str], ...] = ()  # (channel, from, to)
+
+
+def pushed_images(record: Mapping[str, Any] | None, host: str | None) -> list[ImageLinks]:
+    """The images, tags and channel moves a ``push-image`` record names."""
+    if not record:
+        return []
+    raw = record.get("images")
+    entries: list[tuple[str | None, Any]] = []
+    if isinstance(raw, Mapping):
+        entries = [(str(name), value) for name, value in raw.items()]
+    else:
+        entries = [(None, value) for value in _items(raw)]
+    images = []
+    for given, entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        name = given or _first(entry, "name", "image", "repository")
+        if not isinstance(name, str) or not name:
+            continue
+        reference = name if host is None or name.startswith(f"{host}/") else f"{host}/{name}"
+        tags = [t for t in _items(_first(entry, "tags", "version_tags")) if isinstance(t, str)]
+        for ref in _items(_first(entry, "references", "refs", "pushed")):
+            if isinstance(ref, str) and ":" in ref.rsplit("/", 1)[-1]:
+                tag = ref.rsplit(":", 1)[1]
+                if tag not in tags:
+                    tags.append(tag)
+        moves = _moves(_first(entry, "moves", "channels"))
+        images.append(ImageLinks(reference, tuple(tags), tuple(moves)))
+    return images
+
+
+def _moves(raw: Any) -> list[tuple[str, str | None, str]]:
+    moves: list[tuple[str, str | None, str]] = []
+    if isinstance(raw, Mapping):
+        raw = [
+            {"channel": k, **(v if isinstance(v, Mapping) else {"to": v})} for k, v in raw.items()
+        ]
+    for move in _items(raw):
+        if not isinstance(move, Mapping):
+            continue
+        channel = _first(move, "channel", "tag", "name")
+        old = _first(move, "from", "old", "before", "previous")
+        new = _first(move, "to", "new", "after", "target")
+        if isinstance(channel, str) and isinstance(new, str) and new != old:
+            moves.append((channel, old if isinstance(old, str) else None, new))
+    return moves
+
+
+def _items(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _first(mapping: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if mapping.get(key) is not None:
+            return mapping[key]
+    return None
+
+
+def announcement_links(
+    *,
+    version: ReleaseVersion,
+    tag: str,
+    previous_tag: str | None,
+    index_url: str,
+    distributions: Sequence[str],
+    images: Sequence[ImageLinks],
+    github: str | None,
+) -> tuple[tuple[Section, ...], str | None]:
+    """The link fields and the title's link, from names already gathered."""
+    sections = []
+    pages = [
+        f"[{name} {version.pep440}]({project_url(index_url, name, version.pep440)})"
+        for name in distributions
+    ]
+    if pages:
+        sections.append(Section("Python packages", tuple(pages)))
+    tags = [f"`{image.reference}:{t}`" for image in images for t in image.tags]
+    if tags:
+        sections.append(Section("Docker images", tuple(tags)))
+    moves = [
+        f"`{image.reference}:{channel}` → {new}" + (f" (was {old})" if old else "")
+        for image in images
+        for channel, old, new in image.moves
+    ]
+    if moves:
+        sections.append(Section("Channels", tuple(moves)))
+    title_url = None
+    if github:
+        if previous_tag:
+            compare = f"{github}/compare/{previous_tag}...{tag}"
+            sections.append(Section("Changes", (f"[{previous_tag}...{tag}]({compare})",)))
+            title_url = compare
+        else:
+            tree = f"{github}/tree/{tag}"
+            sections.append(Section("Source", (f"[{tag}]({tree})",)))
+            title_url = tree
+    if title_url is None and distributions:
+        title_url = project_url(index_url, distributions[0], version.pep440)
+    return tuple(sections), title_url
