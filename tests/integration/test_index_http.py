@@ -1,13 +1,16 @@
 """The index client and the upload over real HTTP, against small servers on 127.0.0.1.
 
 pypiserver cannot answer 503, redirect to another host, or take a 64 MiB upload cheaply,
-so these behaviours are exercised against a ``http.server`` that does exactly that.
+so these behaviours are exercised against a ``http.server`` that does exactly that. Retries
+follow the one HTTP policy (``release.core.http.POLICY``); ``time.sleep`` is recorded
+instead of waited (the ``sleeps`` fixture), so the waits are asserted, not spent.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,8 +21,9 @@ import pytest
 import requests
 
 from release.core.errors import ReleaseError
+from release.core.http import POLICY
 from release.steps.pypi.index import Index, IndexFailure
-from release.steps.pypi.step import post_file
+from release.steps.pypi.upload_api import post_file
 
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -85,6 +89,14 @@ def serve() -> Iterator[Callable[..., Server]]:
         server.server_close()
 
 
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait of a retry (urllib3's and the upload loop's), recorded instead of slept."""
+    waited: list[float] = []
+    monkeypatch.setattr(time, "sleep", waited.append)
+    return waited
+
+
 def page(*files: str) -> Callable[[BaseHTTPRequestHandler], Answer]:
     links = "".join(f'<a href="/files/{f}#sha256=00">{f}</a>' for f in files)
     return lambda _: (200, {"content-type": "text/html"}, links.encode())
@@ -98,24 +110,45 @@ def status(
 
 def test_an_unknown_project_is_not_published(serve: Callable[..., Server]) -> None:
     server = serve(status(404, b"Not Found"))
-    assert Index(server.url + "simple/", retries=0).files("demo-node") == []
+    assert Index(server.url + "simple/").files("demo-node") == []
 
 
-def test_5xx_answers_are_retried_until_the_index_answers(serve: Callable[..., Server]) -> None:
+def test_5xx_answers_are_retried_until_the_index_answers(
+    serve: Callable[..., Server], sleeps: list[float]
+) -> None:
     server = serve(status(503), status(502), page("demo_node-1.0.0.tar.gz"))
-    files = Index(server.url + "simple/", retries=3, backoff=0).files("Demo_Node")
+    files = Index(server.url + "simple/").files("Demo_Node")
     assert [f.filename for f in files] == ["demo_node-1.0.0.tar.gz"]
     assert server.requests == ["GET /simple/demo-node/"] * 3
+    assert all(0 < wait <= POLICY.max_wait for wait in sleeps)
 
 
-def test_a_refused_connection_is_retried_and_then_reported() -> None:
-    with pytest.raises(IndexFailure, match="not reachable after 3 attempts"):
-        Index("http://127.0.0.1:9/simple/", retries=2, backoff=0).files("demo-node")
+def test_an_index_that_keeps_failing_is_tried_as_often_as_the_policy_says(
+    serve: Callable[..., Server], sleeps: list[float]
+) -> None:
+    server = serve(status(503))
+    with pytest.raises(IndexFailure, match="the index answered 503"):
+        Index(server.url + "simple/").files("demo-node")
+    assert len(server.requests) == POLICY.attempts
+
+
+def test_a_long_retry_after_from_the_index_is_cut_to_the_policy_cap(
+    serve: Callable[..., Server], sleeps: list[float]
+) -> None:
+    server = serve(status(429, **{"Retry-After": "3600"}), page("demo_node-1.0.0.tar.gz"))
+    assert len(Index(server.url + "simple/").files("demo-node")) == 1
+    assert len(server.requests) == 2
+    assert sleeps == [POLICY.max_wait]
+
+
+def test_a_refused_connection_is_retried_and_then_reported(sleeps: list[float]) -> None:
+    with pytest.raises(IndexFailure, match=f"not reachable after {POLICY.attempts} attempts"):
+        Index("http://127.0.0.1:9/simple/").files("demo-node")
 
 
 def test_a_redirect_on_the_same_host_is_followed(serve: Callable[..., Server]) -> None:
     server = serve(status(301, location="/simple/demo-node/"), page("demo_node-1.0.0.tar.gz"))
-    files = Index(server.url + "simple/", retries=0).files("demo-node")
+    files = Index(server.url + "simple/").files("demo-node")
     assert len(files) == 1
     assert server.requests[1] == "GET /simple/demo-node/"
 
@@ -125,7 +158,7 @@ def test_a_redirect_to_another_host_is_never_followed(serve: Callable[..., Serve
     # localhost and 127.0.0.1 are different hosts for the rule, although both are this machine.
     server = serve(status(302, location=f"http://localhost:{other.port}/simple/demo-node/"))
     with pytest.raises(IndexFailure, match="redirects to another host"):
-        Index(server.url + "simple/", retries=0).files("demo-node")
+        Index(server.url + "simple/").files("demo-node")
     assert other.requests == []
 
 
@@ -134,7 +167,7 @@ def test_a_4xx_from_the_index_is_reported_with_its_message(serve: Callable[..., 
         status(403, b"<h1>Forbidden: this index is private</h1>", **{"content-type": "text/html"})
     )
     with pytest.raises(IndexFailure, match="403 Forbidden: Forbidden: this index is private"):
-        Index(server.url + "simple/", retries=0).files("demo-node")
+        Index(server.url + "simple/").files("demo-node")
 
 
 def test_an_upload_streams_the_file_from_disk_with_flat_memory(
@@ -160,29 +193,48 @@ def test_an_upload_streams_the_file_from_disk_with_flat_memory(
 
 
 def test_an_upload_is_retried_on_5xx_and_then_succeeds(
-    serve: Callable[..., Server], tmp_path: Path
+    serve: Callable[..., Server], tmp_path: Path, sleeps: list[float]
 ) -> None:
     dist = tmp_path / "demo_node-1.0.0.tar.gz"
     dist.write_bytes(b"x" * 1000)
     server = serve(status(503), status(200))
-    response = post_file(requests.Session(), server.url, [], dist, lambda _: None, backoff=0)
+    response = post_file(requests.Session(), server.url, [], dist, lambda _: None)
     assert response.status_code == 200
     assert len(server.received) == 2
     assert (
         server.received[0] == server.received[1] or server.received[0][0] == server.received[1][0]
     )
+    assert sleeps == [POLICY.backoff]
 
 
-def test_an_upload_that_never_connects_says_how_often_it_tried(tmp_path: Path) -> None:
+def test_an_upload_answered_5xx_each_time_returns_the_last_answer_after_the_policy_tries(
+    serve: Callable[..., Server], tmp_path: Path, sleeps: list[float]
+) -> None:
+    dist = tmp_path / "demo_node-1.0.0.tar.gz"
+    dist.write_bytes(b"x" * 1000)
+    server = serve(status(503))
+    response = post_file(requests.Session(), server.url, [], dist, lambda _: None)
+    assert response.status_code == 503
+    assert len(server.received) == POLICY.attempts
+    assert sleeps == [POLICY.wait(n) for n in range(1, POLICY.attempts)]
+
+
+def test_a_long_retry_after_on_an_upload_is_cut_to_the_policy_cap(
+    serve: Callable[..., Server], tmp_path: Path, sleeps: list[float]
+) -> None:
+    dist = tmp_path / "demo_node-1.0.0.tar.gz"
+    dist.write_bytes(b"x" * 1000)
+    server = serve(status(429, **{"Retry-After": "3600"}), status(200))
+    response = post_file(requests.Session(), server.url, [], dist, lambda _: None)
+    assert response.status_code == 200
+    assert sleeps == [POLICY.max_wait]
+
+
+def test_an_upload_that_never_connects_says_how_often_it_tried(
+    tmp_path: Path, sleeps: list[float]
+) -> None:
     dist = tmp_path / "demo_node-1.0.0.tar.gz"
     dist.write_bytes(b"x")
-    with pytest.raises(ReleaseError, match="failed after 3 attempts"):
-        post_file(
-            requests.Session(),
-            "http://127.0.0.1:9/",
-            [],
-            dist,
-            lambda _: None,
-            retries=2,
-            backoff=0,
-        )
+    with pytest.raises(ReleaseError, match=f"failed after {POLICY.attempts} attempts"):
+        post_file(requests.Session(), "http://127.0.0.1:9/", [], dist, lambda _: None)
+    assert len(sleeps) == POLICY.attempts - 1

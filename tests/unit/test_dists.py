@@ -8,14 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from release.steps.pypi.dists import (
-    Dist,
-    import_names,
-    load_built,
-    names_from_paths,
-    version_problems,
-)
-from release.steps.pypi.index import sha256_of
+from release.steps.pypi.dists import Dist, load_built, sha256_of
+from release.steps.pypi.verify import import_names, names_from_paths, version_problems
 
 
 @pytest.mark.parametrize(

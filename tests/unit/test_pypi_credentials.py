@@ -12,7 +12,7 @@ from release.steps.pypi.credentials import (
     display_url,
     pypirc_section,
 )
-from release.steps.pypi.step import form_fields
+from release.steps.pypi.upload_api import form_fields
 
 URL = "http://127.0.0.1:9/"
 PYPI = "https://upload.pypi.org/legacy/"

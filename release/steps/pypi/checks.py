@@ -2,8 +2,9 @@
 the index answers and holds nothing that conflicts with this release.
 
 Offline, only the credentials are looked for (``credentials``, which imports twine's config
-reader only when a ``~/.pypirc`` exists). The index client and the verified build (``index``,
-``dists``, the steps) are imported only for the online checks.
+reader only when a ``~/.pypirc`` exists). The index client, the comparison with it and the
+verified build (``index``, ``comparison``, ``dists``) are imported only for the online checks;
+none of them imports this module or the steps.
 
 Also here, light as the checks: the plan's lines and the summary's lines of build and upload.
 """
@@ -44,14 +45,15 @@ def problems(ctx: ReleaseContext) -> list[str]:
 def index_problems(ctx: ReleaseContext) -> list[str]:
     """The files of this commit's verified build that differ from the index's (or a notice
     of the files the index already has for the version, before a build)."""
-    from release.steps.pypi.dists import dist_folder, load_built
-    from release.steps.pypi.index import IndexFailure, Status
-    from release.steps.pypi.step import (
+    from release.steps.pypi.comparison import (
         CONFLICT_HINT,
+        Status,
         compare_with_index,
         conflict_message,
         index_of,
     )
+    from release.steps.pypi.dists import dist_folder, load_built
+    from release.steps.pypi.index import IndexFailure
 
     found = []
     index = index_of(ctx)

@@ -5,50 +5,41 @@ both serve) which files of a project exist, before it uploads anything:
 
 - PEP 691 JSON is asked for first, PEP 503 HTML is understood too (pypiserver serves only
   HTML); a 404 means the project is not published.
-- Connection errors, 5xx and 429 (rate limited) answers are retried with backoff (a 429's
-  ``Retry-After`` is honoured, up to a minute); any other answer is final.
+- Connection errors, 5xx and 429 (rate limited) answers are retried by the session under
+  the one HTTP policy (``release.core.http``: backoff, ``Retry-After`` honoured up to its
+  cap); any other answer is final.
 - Redirects are followed only on the same host: the tool never follows the index to
   another host (an unknown project on a misconfigured mirror must not be looked up on
   pypi.org). Links to files may point elsewhere (PyPI's files live on another host).
 
-``compare`` decides, per built file, whether the index holds the same file (the same
-sha256, or for an archive whose bytes carry build times, such as a setuptools sdist, the
-same members with the same contents), a different one (a conflict), or none.
+``release.steps.pypi.comparison`` decides, per built file, whether the index holds the same
+file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import re
-import tarfile
 import tempfile
-import time
-import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from release.core import http as httpclient
 from release.core.errors import ReleaseError
-from release.core.http import same_origin
+from release.core.http import POLICY, same_origin
 
 if TYPE_CHECKING:
     import requests
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
-RETRIES = 4  # after the first attempt: waits of 1, 2, 4, 8 seconds
-BACKOFF = 1.0
 MAX_REDIRECTS = 5
-MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is cut to this
-TIMEOUT = (10.0, 60.0)  # connect, read
 CHUNK = 1024 * 1024
 
 
@@ -73,77 +64,36 @@ class IndexFile:
 # -- HTTP ----------------------------------------------------------------------
 
 
-def retryable(status: int) -> bool:
-    """Whether an answer with ``status`` is worth another attempt: 5xx, or 429 (rate limited)."""
-    return status >= 500 or status == 429
-
-
-def retry_delay(response: requests.Response, default: float) -> float:
-    """How long to wait before the next attempt: the answer's ``Retry-After`` seconds when
-    it gives them (at most ``MAX_RETRY_AFTER``), else ``default``."""
-    value = response.headers.get("Retry-After", "").strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        return default
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
 def request(
     session: requests.Session,
     method: str,
     url: str,
     *,
-    retries: int = RETRIES,
-    backoff: float = BACKOFF,
     stream: bool = False,
     headers: Mapping[str, str] | None = None,
 ) -> requests.Response:
-    """``method url`` with retries on connection errors, 5xx and 429, redirects on the same
-    host only.
+    """``method url`` on ``session`` (which retries), following redirects on the same host only.
 
     Returns the final response, whatever its status (the caller decides what a 404 means).
-    Raises ``IndexFailure`` when every attempt failed or a redirect leaves the host.
+    Raises ``IndexFailure`` when the index cannot be reached or a redirect leaves the host.
     """
     import requests
 
-    attempt = 0
-    while True:
-        delay = backoff * 2**attempt
-        try:
-            response = _follow(session, method, url, stream=stream, headers=headers)
-        except (requests.ConnectionError, requests.Timeout) as error:
-            if attempt >= retries:
-                raise IndexFailure(
-                    f"{url} is not reachable after {attempt + 1} attempts ({_reason(error)})"
-                ) from None
-        else:
-            if not retryable(response.status_code) or attempt >= retries:
-                return response
-            delay = retry_delay(response, delay)
-            response.close()
-        time.sleep(delay)
-        attempt += 1
-
-
-def _follow(
-    session: requests.Session,
-    method: str,
-    url: str,
-    *,
-    stream: bool,
-    headers: Mapping[str, str] | None,
-) -> requests.Response:
     current = url
     for _ in range(MAX_REDIRECTS + 1):
-        response = session.request(
-            method,
-            current,
-            allow_redirects=False,
-            stream=stream,
-            headers=dict(headers or {}),
-            timeout=TIMEOUT,
-        )
+        try:
+            response = session.request(
+                method,
+                current,
+                allow_redirects=False,
+                stream=stream,
+                headers=dict(headers or {}),
+                timeout=POLICY.timeout,
+            )
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise IndexFailure(
+                f"{url} is not reachable after {POLICY.attempts} attempts ({_reason(error)})"
+            ) from None
         if not response.is_redirect:
             return response
         target = urljoin(current, response.headers["location"])
@@ -235,18 +185,9 @@ def parse_json(text: str, base_url: str) -> list[IndexFile]:
 class Index:
     """The simple API at ``url``, read with retries and without leaving its host."""
 
-    def __init__(
-        self,
-        url: str,
-        session: requests.Session | None = None,
-        *,
-        retries: int = RETRIES,
-        backoff: float = BACKOFF,
-    ) -> None:
+    def __init__(self, url: str, session: requests.Session | None = None) -> None:
         self.url = url if url.endswith("/") else url + "/"
         self.session = session or httpclient.session()
-        self.retries = retries
-        self.backoff = backoff
         self._pages: dict[str, list[IndexFile]] = {}
 
     def project_url(self, name: str) -> str:
@@ -261,14 +202,7 @@ class Index:
 
     def _read(self, name: str) -> list[IndexFile]:
         url = self.project_url(name)
-        response = request(
-            self.session,
-            "GET",
-            url,
-            retries=self.retries,
-            backoff=self.backoff,
-            headers={"Accept": ACCEPT},
-        )
+        response = request(self.session, "GET", url, headers={"Accept": ACCEPT})
         if response.status_code == 404:
             return []
         if response.status_code != 200:
@@ -284,9 +218,7 @@ class Index:
     @contextmanager
     def download(self, file: IndexFile) -> Iterator[Path]:
         """The file, streamed into a temporary file that is removed afterwards."""
-        response = request(
-            self.session, "GET", file.url, retries=self.retries, backoff=self.backoff, stream=True
-        )
+        response = request(self.session, "GET", file.url, stream=True)
         with response:
             if response.status_code != 200:
                 raise IndexFailure(f"downloading {file.url} failed: {answer_text(response)}")
@@ -296,150 +228,3 @@ class Index:
                     for chunk in response.iter_content(CHUNK):
                         handle.write(chunk)
                 yield path
-
-
-# -- comparing built files with the index -------------------------------------------
-
-
-class Status(StrEnum):
-    MISSING = "missing"  # not on the index: to upload
-    IDENTICAL = "identical"  # the same file is there: done
-    DIFFERENT = "different"  # another file under the same name: a conflict
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Whether one local file is on the index, and how it compares."""
-
-    local: Path
-    status: Status
-    remote: IndexFile | None = None
-    reason: str = ""
-
-
-def sha256_of(path: Path) -> str:
-    with path.open("rb") as handle:
-        return _digest(handle)
-
-
-def file_identity(filename: str) -> tuple[object, ...] | None:
-    """What makes two distribution files "the same file" for the index.
-
-    A wheel: its name, version, build tag and tags. An sdist: its name and version (an
-    index takes one sdist per release, whatever the spelling of its file name).
-    """
-    from packaging.utils import (
-        InvalidSdistFilename,
-        InvalidWheelFilename,
-        parse_sdist_filename,
-        parse_wheel_filename,
-    )
-
-    try:
-        if filename.endswith(".whl"):
-            name, version, build, tags = parse_wheel_filename(filename)
-            return ("wheel", name, version, build, frozenset(tags))
-        name, version = parse_sdist_filename(filename)
-        return ("sdist", name, version)
-    except (InvalidSdistFilename, InvalidWheelFilename):
-        return None
-
-
-def counterpart(local_name: str, remote: Iterable[IndexFile]) -> IndexFile | None:
-    """The file on the index that ``local_name`` would be uploaded as, if there is one."""
-    identity = file_identity(local_name)
-    for candidate in remote:
-        if candidate.filename == local_name:
-            return candidate
-        if identity is not None and file_identity(candidate.filename) == identity:
-            return candidate
-    return None
-
-
-def compare(
-    local: Path,
-    sha256: str,
-    remote_files: Iterable[IndexFile],
-    download: Callable[[IndexFile], AbstractContextManager[Path]],
-) -> Comparison:
-    """How the built file ``local`` compares with the index's files of its project.
-
-    ``download`` is a context manager factory yielding the remote file's path (``Index.download``);
-    it is called only when the hashes differ or the index gives none.
-    """
-    remote = counterpart(local.name, remote_files)
-    if remote is None:
-        return Comparison(local, Status.MISSING)
-    if remote.sha256 is not None and remote.sha256 == sha256:
-        return Comparison(local, Status.IDENTICAL, remote, "same sha256")
-    with download(remote) as fetched:
-        if sha256_of(fetched) == sha256:
-            return Comparison(local, Status.IDENTICAL, remote, "same sha256")
-        difference = archive_difference(local, fetched)
-    if difference is None:
-        return Comparison(
-            local, Status.IDENTICAL, remote, "same members and contents, only build times differ"
-        )
-    return Comparison(local, Status.DIFFERENT, remote, difference)
-
-
-def archive_difference(first: Path, second: Path) -> str | None:
-    """None when both archives hold the same members with the same contents, else what differs."""
-    try:
-        a, b = archive_members(first), archive_members(second)
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as error:
-        return f"the files differ and cannot be compared as archives ({error})"
-    if a == b:
-        return None
-    only_here = sorted(set(a) - set(b))
-    only_there = sorted(set(b) - set(a))
-    if only_here:
-        return f"the local file has members the index's lacks ({', '.join(only_here[:3])})"
-    if only_there:
-        return f"the index's file has members the local one lacks ({', '.join(only_there[:3])})"
-    changed = sorted(name for name in a if a[name] != b[name])
-    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-    return f"members differ in content: {shown}"
-
-
-def archive_members(path: Path) -> dict[str, str]:
-    """{member name: what it is}, from contents only (times, owners and modes ignored)."""
-    name = path.name
-    if name.endswith((".whl", ".zip")):
-        return _zip_members(path)
-    if name.endswith((".tar.gz", ".tgz", ".tar")):
-        return _tar_members(path)
-    raise OSError(f"{name} is not a known archive format")
-
-
-def _zip_members(path: Path) -> dict[str, str]:
-    members = {}
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            if info.is_dir():
-                members[info.filename] = "dir"
-                continue
-            with archive.open(info) as handle:
-                members[info.filename] = "file:" + _digest(handle)
-    return members
-
-
-def _tar_members(path: Path) -> dict[str, str]:
-    members = {}
-    with tarfile.open(path) as archive:
-        for info in archive:
-            if info.isdir():
-                members[info.name.rstrip("/")] = "dir"
-            elif info.issym() or info.islnk():
-                members[info.name] = f"link:{info.linkname}"
-            elif info.isfile():
-                handle = archive.extractfile(info)
-                members[info.name] = "file:" + (_digest(handle) if handle else "")
-    return members
-
-
-def _digest(handle: IO[bytes]) -> str:
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: handle.read(CHUNK), b""):
-        digest.update(chunk)
-    return digest.hexdigest()

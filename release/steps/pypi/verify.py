@@ -1,0 +1,236 @@
+"""Verify the built files before anything leaves the machine.
+
+For the release as a whole:
+
+- ``twine check`` of every file (metadata and the rendering of the long description);
+- the version in every file's metadata equals the tag's PEP 440 version;
+- a smoke install of all the wheels together into a fresh virtual environment, the
+  release's own distributions from the local files (third-party dependencies may come
+  from the default index), then an import of every top-level module of every wheel (names
+  read from its RECORD) and a comparison of its ``__version__``, when it has one, with
+  the tag.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from release.core.text import tail
+from release.steps.pypi.dists import BuildFailure, Dist, clean_environment, uv_binary
+
+
+def twine_problems(paths: Sequence[Path]) -> list[str]:
+    """``twine check`` of every file: metadata and long-description rendering errors."""
+    from twine.commands.check import _check_file, _WarningStream
+    from twine.exceptions import InvalidDistribution
+
+    problems = []
+    for path in paths:
+        stream = _WarningStream()
+        try:
+            _, ok = _check_file(str(path), stream)
+        except InvalidDistribution as error:
+            problems.append(f"twine check {path.name}: {error}")
+            continue
+        if not ok:
+            problems.append(
+                f"twine check {path.name}: the long description would not render on the index "
+                f"({tail(str(stream), 3)})"
+            )
+    return problems
+
+
+def version_problems(dists: Sequence[Dist], expected: str) -> list[str]:
+    """Every file whose metadata does not carry the tag's version."""
+    from packaging.version import InvalidVersion, Version
+
+    problems = []
+    for dist in dists:
+        try:
+            same = Version(dist.version) == Version(expected)
+        except InvalidVersion:
+            same = False
+        if not same:
+            problems.append(
+                f"{dist.filename} ({dist.package}) has version {dist.version} in its metadata, "
+                f"but the tag says {expected}"
+            )
+    return problems
+
+
+def import_names(wheel: Path) -> list[str]:
+    """The top-level importable names of a wheel, read from its RECORD.
+
+    A package is the shortest folder path with an ``__init__.py`` (so a namespace package
+    ``ns/sub/__init__.py`` gives ``ns.sub``); a module at the root is its file's stem.
+    """
+    with zipfile.ZipFile(wheel) as archive:
+        record = next(
+            (
+                n
+                for n in archive.namelist()
+                if n.count("/") == 1 and n.endswith(".dist-info/RECORD")
+            ),
+            None,
+        )
+        if record is None:
+            raise BuildFailure(f"{wheel.name} has no RECORD")
+        text = archive.read(record).decode("utf-8")
+    paths = [row[0] for row in csv.reader(io.StringIO(text)) if row]
+    return names_from_paths(paths)
+
+
+def names_from_paths(paths: Sequence[str]) -> list[str]:
+    files = set(paths)
+    names: set[str] = set()
+    for path in paths:
+        parts = path.split("/")
+        if parts[0].endswith((".dist-info", ".data")):
+            continue
+        if len(parts) == 1:
+            module = _module_name(parts[0])
+            if module:
+                names.add(module)
+            continue
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) + "/__init__.py" in files:
+                names.add(".".join(parts[:depth]))
+                break
+        else:
+            module = _module_name(parts[-1])
+            if module and all(p.isidentifier() for p in parts[:-1]):
+                names.add(".".join([*parts[:-1], module]))
+    return sorted(n for n in names if all(p.isidentifier() for p in n.split(".")))
+
+
+def _module_name(filename: str) -> str | None:
+    if filename.endswith(".py"):
+        stem = filename[:-3]
+        return stem if stem != "__init__" else None
+    if filename.endswith((".so", ".pyd")):
+        return filename.split(".", 1)[0]
+    return None
+
+
+_IMPORT_SCRIPT = """
+import importlib, importlib.metadata, json, sys
+names, dists = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+result = {"modules": {}, "dists": {}}
+for name in names:
+    try:
+        module = importlib.import_module(name)
+    except Exception as error:
+        result["modules"][name] = {"error": f"{type(error).__name__}: {error}"}
+        continue
+    version = getattr(module, "__version__", None)
+    result["modules"][name] = {"version": version if isinstance(version, str) else None}
+for dist in dists:
+    try:
+        result["dists"][dist] = importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        result["dists"][dist] = None
+print(json.dumps(result))
+"""
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    imports: Mapping[str, str | None]
+    problems: tuple[str, ...]
+
+
+def smoke_install(
+    wheels: Sequence[Path], names: Sequence[str], expected: str, *, offline: bool = False
+) -> SmokeResult:
+    """Install all ``wheels`` together into a fresh venv, import their modules, compare versions.
+
+    The wheels are named as files on the command line, so each of the release's own
+    distributions comes from its local file; the other dependencies come from the default
+    index (``--offline``: from the folder of the wheels only).
+    """
+    from packaging.version import InvalidVersion, Version
+
+    modules = sorted({name for wheel in wheels for name in import_names(wheel)})
+    with tempfile.TemporaryDirectory(prefix="release-smoke-") as scratch:
+        python = _install(Path(scratch), wheels, offline=offline)
+        result = subprocess.run(
+            [python, "-I", "-c", _IMPORT_SCRIPT, json.dumps(modules), json.dumps(list(names))],
+            cwd=scratch,
+            env=clean_environment(),
+            capture_output=True,
+            text=True,
+        )
+    if result.returncode != 0:
+        return SmokeResult({}, (f"the smoke test could not run: {tail(result.stderr)}",))
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    problems = []
+    for dist, installed in data["dists"].items():
+        if installed is None or Version(installed) != Version(expected):
+            problems.append(
+                f"the smoke install has {dist} {installed or '(nothing)'}, not the built {expected}"
+            )
+    imports: dict[str, str | None] = {}
+    for name, outcome in data["modules"].items():
+        if "error" in outcome:
+            problems.append(f"import {name} failed after the smoke install: {outcome['error']}")
+            continue
+        version = outcome["version"]
+        imports[name] = version
+        if version is None:
+            continue
+        try:
+            same = Version(version) == Version(expected)
+        except InvalidVersion:
+            same = False
+        if not same:
+            problems.append(f"{name}.__version__ is {version!r}, but the tag says {expected}")
+    return SmokeResult(imports, tuple(problems))
+
+
+def _install(scratch: Path, wheels: Sequence[Path], *, offline: bool) -> str:
+    venv = scratch / "venv"
+    python = str(venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+    links = sorted({str(w.parent) for w in wheels})
+    uv = uv_binary()
+    if uv:
+        commands = [
+            [uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+            [uv, "pip", "install", "--quiet", "--python", python, *map(str, wheels)]
+            + [a for link in links for a in ("--find-links", link)]
+            + (["--no-index"] if offline else []),
+        ]
+    else:
+        commands = [
+            [sys.executable, "-m", "venv", str(venv)],
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *map(str, wheels),
+            ]
+            + [a for link in links for a in ("--find-links", link)]
+            + (["--no-index"] if offline else []),
+        ]
+    for command in commands:
+        result = subprocess.run(
+            command, cwd=scratch, env=clean_environment(), capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise BuildFailure(
+                "the smoke install of the wheels into a fresh virtual environment failed: "
+                + tail(result.stderr or result.stdout)
+            )
+    return python
