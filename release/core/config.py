@@ -59,6 +59,11 @@ class VersionFile:
 class Package:
     path: str
 
+    @property
+    def pyproject(self) -> str:
+        """The path of the package's ``pyproject.toml`` in the tree."""
+        return normalise(f"{self.path}/pyproject.toml")
+
 
 @dataclass(frozen=True)
 class Pypi:
@@ -138,9 +143,6 @@ class Config:
 
     def branch_allowed(self, branch: str) -> bool:
         return any(glob_match(pattern, branch) for pattern in self.branches)
-
-
-# -- reading -----------------------------------------------------------------
 
 
 def load_config(
@@ -276,11 +278,10 @@ def _version_file(reader: TableReader, tree: Listing) -> VersionFile:
 def _package(reader: TableReader, tree: Listing) -> Package:
     path = read_path(reader, "path", tree, kind="folder", required=True)
     reader.done()
-    if tree.checked and not (
-        tree.is_file(f"{path}/pyproject.toml") or tree.is_file(f"{path}/setup.py")
-    ):
+    package = Package(path=path)
+    if tree.checked and not (tree.is_file(package.pyproject) or tree.is_file(f"{path}/setup.py")):
         raise reader.error("path", f"folder {path} has no pyproject.toml or setup.py")
-    return Package(path=path)
+    return package
 
 
 def _pypi(reader: TableReader | None, env: Mapping[str, str]) -> Pypi:

@@ -33,7 +33,7 @@ def sibling_names(config: Config, tree: Tree) -> frozenset[str]:
     """The distributions released in lock-step: every package and every pyproject version file."""
     from packaging.utils import canonicalize_name
 
-    candidates = [normalise(f"{package.path}/pyproject.toml") for package in config.packages]
+    candidates = [package.pyproject for package in config.packages]
     for entry in config.version_files:
         if entry.kind == "pyproject":
             candidates.extend(_select(entry, tree))
