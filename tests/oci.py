@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 import requests
 
 from devservices.engine import DockerEngine
-from release.steps.images.registry import (
+from release.steps.images.oci import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,

@@ -20,18 +20,19 @@ from release.core.config import Config, Image, load_config
 from release.core.errors import ReleaseError
 from release.core.git import Git
 from release.core.version import ReleaseVersion
+from release.steps.images.channel_moves import observe
 from release.steps.images.channels import (
     Decision,
     Move,
     channel_target,
     decide,
     image_channels,
-    observe,
     short_digest,
     versioned_tags,
     yanked_versions,
 )
-from release.steps.images.registry import RegistryClient, registry_credentials
+from release.steps.images.credentials import registry_credentials
+from release.steps.images.registry import RegistryClient
 
 
 def channel_config(git: Git, env: Mapping[str, str], *, offline: bool) -> Config:

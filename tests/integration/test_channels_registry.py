@@ -3,7 +3,7 @@ index moved intact, and two releases racing.
 
 Each release is emulated the way push-image does it: a git tag in a repository with a bare
 remote, an image built in the real engine and pushed under its version tag, then
-``release.steps.images.channels.move_channels_after_push`` with the context ``resolve`` gives that tag.
+``release.steps.images.channel_moves.move_channels_after_push`` with the context ``resolve`` gives that tag.
 After each release the real ``invoke channels`` shows where every channel points.
 """
 
@@ -28,8 +28,9 @@ from devservices.registry import Registry
 from release.core.config import Registry as RegistryConfig
 from release.pipeline.preflight import resolve
 from release.run.context import Options, ReleaseContext
-from release.steps.images.channels import move_channels_after_push
-from release.steps.images.registry import OCI_INDEX, RegistryClient
+from release.steps.images.channel_moves import move_channels_after_push
+from release.steps.images.oci import OCI_INDEX
+from release.steps.images.registry import RegistryClient
 from tests.oci import Pushed, api_image, api_index, engine_image, session
 from tests.repos import CHECKOUT, Repo, clean_env, make_repo
 

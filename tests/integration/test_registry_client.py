@@ -19,14 +19,8 @@ from devservices.registry import Registry
 from devservices.tokenserver import TokenServer
 from release.core import console
 from release.core.config import Registry as RegistryConfig
-from release.steps.images.registry import (
-    DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    RegistryClient,
-    RegistryError,
-)
+from release.steps.images.oci import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
+from release.steps.images.registry import RegistryClient, RegistryError
 from tests.oci import api_image, api_index, session
 
 TOKEN_USER = "token-user"

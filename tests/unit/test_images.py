@@ -1,4 +1,4 @@
-"""The pure parts of ``release.steps.images.step``: targets, labels, source URLs, build output."""
+"""The pure parts of ``release.steps.images``: targets, labels, source URLs, build output."""
 
 from __future__ import annotations
 
@@ -11,17 +11,10 @@ from release.core import console
 from release.core.config import Config, Image, Registry
 from release.core.errors import ReleaseError
 from release.core.version import parse_version
-from release.steps.images.registry import registry_credentials
-from release.steps.images.step import (
-    BuildLog,
-    PreparedImages,
-    created_time,
-    image_targets,
-    oci_labels,
-    parse_step,
-    push_auth,
-    source_url,
-)
+from release.steps.images.credentials import registry_credentials
+from release.steps.images.engine import BuildLog, parse_step, push_auth
+from release.steps.images.step import PreparedImages
+from release.steps.images.targets import created_time, image_targets, oci_labels, source_url
 
 NODE = Image(
     name="infrastructure/node",

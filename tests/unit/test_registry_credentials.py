@@ -16,7 +16,8 @@ import pytest
 from release.core import console
 from release.core.config import Registry
 from release.core.errors import ReleaseError
-from release.steps.images.registry import parse_challenge, registry_credentials
+from release.steps.images.credentials import registry_credentials
+from release.steps.images.oci import parse_challenge
 
 HOST = "registry.example.org:5000"
 

@@ -2,8 +2,9 @@
 readable; unless ``--offline``, the engine answers and the registry accepts the credentials.
 
 Offline, only the configuration and the credential variables (or Docker's ``config.json``)
-are read, with the standard library (``credentials``); the engine (``step``) and the
+are read, with the standard library (``credentials``); the engine (``engine``) and the
 registry client (``registry``, over ``requests``) are imported only for the online checks.
+Neither imports this module back.
 
 Also here, light as the checks: the plan's line and the summary's lines of the step.
 """
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from release.core.errors import ReleaseError
-from release.steps.images.credentials import registry_credentials
+from release.steps.images.credentials import RegistryCredentials, registry_credentials
 
 if TYPE_CHECKING:
     from typing import Any
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from release.core.config import Config, Registry
     from release.core.version import ReleaseVersion
     from release.run.context import ReleaseContext
-    from release.steps.images.step import RegistryCredentials
 
 
 def problems(ctx: ReleaseContext) -> list[str]:
@@ -48,8 +48,8 @@ def online_problems(
 ) -> list[str]:
     """The engine answers, and the registry accepts the credentials (only answers ``/v2/``
     when there are none and ``--skip-credentials`` allows that)."""
+    from release.steps.images.engine import engine_problems
     from release.steps.images.registry import RegistryClient
-    from release.steps.images.step import engine_problems
 
     found = engine_problems(ctx.env)
     if credentials == (None, None) and ctx.options.skip_credentials:

@@ -24,13 +24,15 @@ from release.core.errors import ReleaseError
 if TYPE_CHECKING:
     from release.core.config import Registry
 
+RegistryCredentials = tuple[str | None, str | None]
+"""``(username, password)``; ``(None, None)`` when none are set (the engine then pushes with
+its own login, and the registry API goes anonymous)."""
+
 _DOCKER_HUB = "https://index.docker.io/v1/"
 _HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
 
-def registry_credentials(
-    registry: Registry, env: Mapping[str, str]
-) -> tuple[str | None, str | None]:
+def registry_credentials(registry: Registry, env: Mapping[str, str]) -> RegistryCredentials:
     """``(username, password)`` for ``registry``, or ``(None, None)`` when none are set.
 
     ``RELEASE_REGISTRY_USERNAME``/``RELEASE_REGISTRY_PASSWORD`` first (both or neither),
@@ -59,7 +61,7 @@ def docker_config_path(env: Mapping[str, str]) -> Path:
     return Path(home) / ".docker" / "config.json"
 
 
-def docker_credentials(host: str, env: Mapping[str, str]) -> tuple[str | None, str | None]:
+def docker_credentials(host: str, env: Mapping[str, str]) -> RegistryCredentials:
     """What ``docker login`` stored for ``host``, or ``(None, None)``."""
     path = docker_config_path(env)
     try:
@@ -86,7 +88,7 @@ def docker_credentials(host: str, env: Mapping[str, str]) -> tuple[str | None, s
     return None, None
 
 
-def _from_auth_entry(entry: Mapping[str, Any], path: Path) -> tuple[str | None, str | None]:
+def _from_auth_entry(entry: Mapping[str, Any], path: Path) -> RegistryCredentials:
     if entry.get("auth"):
         console.register_secret(str(entry["auth"]))
         try:
@@ -106,9 +108,7 @@ def _from_auth_entry(entry: Mapping[str, Any], path: Path) -> tuple[str | None, 
     return None, None
 
 
-def _from_helper(
-    name: str, server: str, env: Mapping[str, str], where: str
-) -> tuple[str | None, str | None]:
+def _from_helper(name: str, server: str, env: Mapping[str, str], where: str) -> RegistryCredentials:
     program = shutil.which(f"docker-credential-{name}", path=env.get("PATH", os.defpath))
     if program is None:
         console.warn(

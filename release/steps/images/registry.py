@@ -13,87 +13,51 @@ Only what a release needs, over ``requests``:
   OCI manifest and index). A retag (``copy_manifest``) PUTs the exact bytes it got, so the
   digest is the same and a multi-arch index stays one: no layer is pulled or pushed.
 
-Connection errors and 5xx answers are retried. Redirects are followed only to the same
-scheme and host: nothing is ever sent to another host, except the token request to the
-realm the registry names (as Docker does).
-
-Credentials (``registry_credentials``, in ``release.steps.images.credentials`` and re-exported
-here): ``RELEASE_REGISTRY_USERNAME`` and ``RELEASE_REGISTRY_PASSWORD``, else Docker's
-``config.json``: a ``credHelpers`` entry for the host, the ``credsStore``, then the base64
-``auth`` of ``auths``. Every password and token is registered as a secret the moment it is read.
+Requests are retried as ``release.core.http.POLICY`` says (its session). Redirects are
+followed only to the same scheme and host: nothing is ever sent to another host, except the
+token request to the realm the registry names (as Docker does). The media types, manifests
+and challenges themselves are in ``release.steps.images.oci``; the credentials the client is
+given come from ``release.steps.images.credentials``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import urljoin, urlsplit
 
 from release.core import console
 from release.core.errors import ReleaseError
-from release.core.http import basic_authorization, is_loopback, same_origin, session
-from release.steps.images.credentials import registry_credentials as registry_credentials
+from release.core.http import POLICY, basic_authorization, is_loopback, same_origin, session
+from release.steps.images.oci import (
+    MANIFEST_MEDIA_TYPES,
+    Challenge,
+    Manifest,
+    error_detail,
+    failure_reason,
+    manifest_digest_of,
+    parse_challenge,
+)
 
 if TYPE_CHECKING:
     import requests
 
     from release.core.config import Registry
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-MANIFEST_MEDIA_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
-"""The manifests a retag copies byte for byte (also the ``Accept`` of every manifest request)."""
-
 TAG_PAGE_SIZE = 1000
+# The one policy; only the read timeout is longer (a registry may answer a manifest slowly).
+REGISTRY_POLICY = dataclasses.replace(POLICY, timeout=(10.0, 120.0))
 _MAX_REDIRECTS = 5
 _MAX_PAGES = 10_000
-_TIMEOUT = (10.0, 120.0)  # connect, read
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class RegistryError(ReleaseError):
     """The registry refused or failed a request; the message names the registry and the call."""
-
-
-class Manifest(NamedTuple):
-    """A manifest as the registry stores it: its exact bytes, media type and digest."""
-
-    data: bytes
-    media_type: str
-    digest: str
-
-
-class Challenge(NamedTuple):
-    """A parsed ``WWW-Authenticate`` header: the scheme and its parameters."""
-
-    scheme: str  # "basic" or "bearer", lower case
-    params: Mapping[str, str]
-
-
-def parse_challenge(header: str) -> Challenge | None:
-    """Parse ``Bearer realm="...",service="...",scope="..."`` (or ``Basic realm="..."``).
-
-    Quoted values may contain commas (a scope with ``pull,push``); unquoted ones may not.
-    """
-    match = re.match(r"\s*([A-Za-z]+)\s*(.*)$", header, re.DOTALL)
-    if match is None:
-        return None
-    params: dict[str, str] = {}
-    for item in re.finditer(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))', match[2]):
-        value = item[2] if item[2] is not None else item[3]
-        params[item[1].lower()] = re.sub(r"\\(.)", r"\1", value)
-    return Challenge(match[1].lower(), params)
-
-
-def manifest_digest_of(data: bytes) -> str:
-    """The content digest of a manifest: ``sha256:`` and the hex digest of its bytes."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 class RegistryClient:
@@ -106,9 +70,6 @@ class RegistryClient:
     def __init__(
         self, registry: Registry, username: str | None = None, password: str | None = None
     ) -> None:
-        from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
-
         self.registry = registry
         self.host = registry.host
         self.base_url = registry.base_url
@@ -118,21 +79,8 @@ class RegistryClient:
         self._basic = False  # the registry asked for Basic: send it with every request
         self._tokens: dict[str, str] = {}  # scope -> bearer token
         # Proxy variables (and .netrc) serve real registries; a loopback one is reached directly.
-        self._session = session(direct=registry.insecure)
-        retry = Retry(
-            total=5,
-            connect=4,
-            read=2,
-            status=3,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"GET", "HEAD", "PUT"}),  # a manifest PUT is idempotent
-            backoff_factor=0.3,
-            raise_on_status=False,
-            respect_retry_after_header=True,
-        )
-        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        # The one policy retries the idempotent methods: GET, HEAD and a manifest PUT.
+        self._session = session(direct=registry.insecure, policy=REGISTRY_POLICY)
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.host}, user={self.username!r})"
@@ -306,16 +254,16 @@ class RegistryClient:
                     url,
                     headers={**headers, **self._authorization(scope)},
                     data=data,
-                    timeout=_TIMEOUT,
+                    timeout=REGISTRY_POLICY.timeout,
                     allow_redirects=False,
                 )
             except requests.exceptions.RetryError as error:
                 raise RegistryError(
-                    f"registry {self.host} kept failing: {_reason(error)}"
+                    f"registry {self.host} kept failing: {failure_reason(error)}"
                 ) from None
             except requests.RequestException as error:
                 raise RegistryError(
-                    f"registry {self.host} is unreachable: {_reason(error)}",
+                    f"registry {self.host} is unreachable: {failure_reason(error)}",
                     "check RELEASE_REGISTRY or [tool.release.registry] host, and that it is up",
                 ) from None
             if response.status_code not in (301, 302, 303, 307, 308):
@@ -359,12 +307,16 @@ class RegistryClient:
             headers["Authorization"] = basic_authorization(self.username, self._password)
         try:
             response = self._session.get(
-                realm, params=params, headers=headers, timeout=_TIMEOUT, allow_redirects=False
+                realm,
+                params=params,
+                headers=headers,
+                timeout=REGISTRY_POLICY.timeout,
+                allow_redirects=False,
             )
         except requests.RequestException as error:
             raise RegistryError(
                 f"the token server of registry {self.host} ({parts.netloc}) is unreachable: "
-                f"{_reason(error)}"
+                f"{failure_reason(error)}"
             ) from None
         if response.status_code in (401, 403):
             raise self._refused(response, where=f"its token server {parts.netloc}")
@@ -392,7 +344,7 @@ class RegistryClient:
         if self.username is None:
             self._require_credentials()
         place = f" ({where})" if where else ""
-        detail = _error_detail(response)
+        detail = error_detail(response)
         return RegistryError(
             f"registry {self.host}{place} refused the credentials of {self.username}"
             + (f": {detail}" if detail else ""),
@@ -403,7 +355,7 @@ class RegistryClient:
     def _failure(
         self, what: str, response: requests.Response, hint: str | None = None
     ) -> RegistryError:
-        detail = _error_detail(response)
+        detail = error_detail(response)
         suffix = f": {detail}" if detail else ""
         return RegistryError(
             f"registry {self.host} answered {response.status_code} to {what}{suffix}", hint
@@ -435,39 +387,3 @@ class RegistryClient:
             f"registry {self.host}: {repo}:{ref} is a {media_type or 'manifest of unknown type'}, "
             "not a Docker v2 or OCI manifest or index: it cannot be copied"
         )
-
-
-def _reason(error: BaseException) -> str:
-    """The innermost cause of a requests error, in a few words."""
-    text = str(error)
-    for pattern in (
-        r"\[Errno -?\d+\] ([^'\")]+)",
-        r"(Read timed out)",
-        r"(too many \w+ responses)",
-    ):
-        match = re.search(pattern, text)
-        if match:
-            return match[1].strip()
-    return type(error).__name__
-
-
-def _error_detail(response: requests.Response) -> str:
-    """The registry's own words: the ``errors`` of its JSON body, else a short text body."""
-    try:
-        body: Any = response.json()
-    except ValueError:
-        text = response.text.strip() if response.request.method != "HEAD" else ""
-        return text[:200]
-    if isinstance(body, dict) and isinstance(body.get("errors"), list):
-        parts = []
-        for item in body["errors"]:
-            if isinstance(item, dict):
-                parts.append(
-                    " ".join(str(item[k]) for k in ("code", "message") if item.get(k)).strip()
-                )
-        return "; ".join(p for p in parts if p)
-    if isinstance(body, dict):
-        for key in ("details", "message", "error"):
-            if isinstance(body.get(key), str):
-                return str(body[key])[:200]
-    return ""
