@@ -118,7 +118,14 @@ def _retry_class() -> Any:
             return None if seconds is None else min(seconds, self.policy.max_wait)
 
         def get_backoff_time(self) -> float:
-            return float(min(super().get_backoff_time(), self.policy.max_wait))
+            # urllib3 waits nothing after the first failure and 2 s after the second; the
+            # policy waits 1 s, 2 s, 4 s, as every other retry of the tool does.
+            failures = 0
+            for attempt in reversed(self.history):
+                if attempt.redirect_location is not None:
+                    break
+                failures += 1
+            return self.policy.wait(failures) if failures else 0.0
 
         def increment(self, *args: Any, **kwargs: Any) -> PolicyRetry:
             made: PolicyRetry = super().increment(*args, **kwargs)
@@ -143,8 +150,7 @@ def urllib3_retry(
         redirect=0,
         allowed_methods=methods,
         status_forcelist=policy.statuses,
-        # urllib3 waits backoff_factor * 2 ** (n - 1) after the n-th consecutive failure.
-        backoff_factor=policy.backoff,
+        backoff_factor=policy.backoff,  # get_backoff_time above follows the policy instead
         backoff_max=policy.max_wait,
         respect_retry_after_header=True,
         raise_on_status=False,
