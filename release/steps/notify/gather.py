@@ -114,7 +114,7 @@ def package_names_from_config(git: Git, commit: str, config: Config) -> list[str
     names = []
     for package in config.packages:
         name = PurePosixPath(package.path).name
-        text = git.show(commit, str(PurePosixPath(package.path) / "pyproject.toml"))
+        text = git.show(commit, package.pyproject)
         if text:
             try:
                 name = str(tomllib.loads(text).get("project", {}).get("name") or name)

@@ -11,7 +11,6 @@ Also here, light as the checks: the plan's lines and the summary's lines of buil
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from release.core import console
@@ -109,7 +108,7 @@ def project_names(ctx: ReleaseContext) -> list[str]:
 
     names = []
     for package in ctx.config.packages:
-        text = ctx.git.show(ctx.commit, str(PurePosixPath(package.path) / "pyproject.toml"))
+        text = ctx.git.show(ctx.commit, package.pyproject)
         if text is None:
             continue
         try:
