@@ -187,7 +187,7 @@ def parse_config(
     if table is None:
         raise ConfigError(
             f"{source} has no [tool.release] table",
-            "add one (see the README's configuration reference)",
+            "add one (see docs/configuration.md)",
         )
     tree = Listing(files)
     reader = TableReader(table, "tool.release")

@@ -14,8 +14,8 @@ ignoring case.
 
 These checks guard the tool's own runs. The real protection is the repository's
 settings: the ``release`` environment with required reviewers, which holds the
-secrets, and rules that restrict who may push ``version/*`` tags (README "Who
-can release").
+secrets, and rules that restrict who may push ``version/*`` tags (docs/protection.md, "Repository
+settings").
 
 ``read_policy`` does the git reads; the decisions (``releasers``,
 ``maintainer_problems``, ``signature_problems``) are pure functions over data.

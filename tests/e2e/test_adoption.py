@@ -3,7 +3,7 @@ repository with ``release-tasks`` alone (no checkout of this project, no tasks.p
 
 The program runs with a PATH of its venv and the system's programs only (git), without
 PYTHONPATH, so nothing of this checkout can be imported or run by it. The adopting
-repository carries the release workflow as the README says to copy it (``pip install
+repository carries the release workflow as docs/ci.md says to copy it (``pip install
 release-tasks`` instead of ``pip install .``).
 """
 

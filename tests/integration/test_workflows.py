@@ -172,7 +172,7 @@ def test_a_tag_runs_once_and_is_never_cancelled(release_workflow: dict):
 
 
 def adopted_workflow(without: tuple[str, ...]) -> str:
-    """release.yml changed as the README's "Adopt it in another repository" says: the package
+    """release.yml changed as docs/ci.md "Adopt it in another repository" says: the package
     installed from the index, and the jobs of unconfigured steps removed."""
     text = (WORKFLOWS / "release.yml").read_text()
     assert text.count("python -m pip install .\n") == 6
