@@ -13,7 +13,8 @@ from release.core.version import Kind
 from release.pipeline.preflight import check
 from release.run.context import Options
 from release.run.step import StepResult
-from release.steps.deploy_ui.step import STEP, build_archive
+from release.steps.deploy_ui.archive import build_archive
+from release.steps.deploy_ui.step import STEP
 
 
 def deploy_ui(

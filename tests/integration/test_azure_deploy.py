@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from devservices.azure import KuduServer
 from release.core.errors import ReleaseError, StepError
+from release.core.http import POLICY
 from release.pipeline.preflight import resolve
 from release.run.context import Options, ReleaseContext
-from release.steps.deploy_ui.step import (
-    DEPLOY_UI,
-    Archive,
-    deploy_archive,
-    parse_publish_profile,
-    target_for,
-    zip_folder,
-)
+from release.steps.deploy_ui.archive import Archive, zip_folder
+from release.steps.deploy_ui.kudu import target_for
+from release.steps.deploy_ui.profile import parse_publish_profile
+from release.steps.deploy_ui.step import DEPLOY_UI, deploy_archive
+from tests.reliability.faultproxy import FaultProxy
 from tests.repos import Repo
 from tests.services import KUDU_PASSWORD
 
@@ -158,3 +157,22 @@ def test_the_password_never_reaches_the_state(
     )
     assert PASSWORD not in notes
     assert PASSWORD not in ctx.state.local_path.read_text()
+
+
+def test_a_retry_after_of_an_hour_waits_at_most_the_policys_cap(
+    demo_repo: Repo, kudu: KuduServer, archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)  # nothing really waits
+    with FaultProxy(kudu.url, "azure") as proxy:
+        post = proxy.fault("status", "POST", r"^/api/zipdeploy", status=503, retry_after=3600)
+        poll = proxy.fault("status", "GET", r"^/api/deployments/.", status=503, retry_after=3600)
+        ctx = context(demo_repo, kudu, RELEASE_AZURE_SCM_URL=proxy.url)
+
+        summary = deploy(ctx, archive)
+
+    assert summary.startswith("deployed 4.2.0 to demo-ui (production): deployment ")
+    assert (post.hits, poll.hits) == (1, 1)  # the zip's POST (our loop) and a poll (urllib3)
+    assert waits.count(POLICY.max_wait) == 2
+    assert max(waits) == POLICY.max_wait
+    assert len(kudu.deployments) == 1

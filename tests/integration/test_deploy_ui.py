@@ -262,7 +262,7 @@ def test_the_ui_build_leaves_the_shared_release_tree_as_it_was(
     from release.pipeline.preflight import resolve
     from release.run.context import Options
     from release.run.worktree import release_tree
-    from release.steps.deploy_ui.step import build_archive
+    from release.steps.deploy_ui.archive import build_archive
 
     demo_repo.tag(TAG)
     ctx = resolve(TAG, Options(env={}), start=demo_repo.path)

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
+import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from devservices.azure import publish_profile
 from release.core import console
 from release.core.config import UI
 from release.core.errors import ReleaseError
-from release.steps.deploy_ui.step import (
+from release.core.http import POLICY
+from release.steps.deploy_ui.archive import zip_folder
+from release.steps.deploy_ui.kudu import Kudu, Target
+from release.steps.deploy_ui.npm import run_command
+from release.steps.deploy_ui.profile import (
     PRODUCTION,
-    Target,
     deploy_api,
     parse_publish_profile,
     profile_problems,
-    run_command,
     scm_base_url,
-    zip_folder,
 )
 
 PASSWORD = "unit-profile-password-5Qx9Lm2Zr7"
@@ -235,3 +240,58 @@ def test_the_deploy_timeout_defaults_to_ten_minutes_and_is_configurable() -> Non
             ReleaseError, match=r"tool\.release\.ui\.deploy-timeout: expected a positive"
         ):
             parse_config(_ui_config(f"deploy-timeout = {wrong}"), files)
+
+
+def _answer(status: int, body: Any = None, **headers: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response.reason = "Status"
+    response.headers.update({k.replace("_", "-"): v for k, v in headers.items()})
+    response._content = json.dumps(body).encode() if body is not None else b""
+    response._content_consumed = True
+    response.encoding = "utf-8"
+    return response
+
+
+class Answers:
+    """A session stand-in: each request gets the next prepared answer."""
+
+    def __init__(self, *responses: requests.Response) -> None:
+        self.responses = list(responses)
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self.responses.pop(0)
+
+    post = get
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_servers_wait_of_an_hour_between_polls_or_for_a_busy_site_is_capped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)  # nothing really waits
+    profile = parse_publish_profile(publish_profile("demo-ui", PASSWORD))
+    kudu = Kudu(Target("http://127.0.0.1:8123", "zipdeploy", "demo-ui", PRODUCTION), profile)
+    hour = {"Retry_After": "3600"}
+    monkeypatch.setattr(
+        kudu,
+        "uploads",
+        Answers(
+            _answer(409, **hour),  # another deployment runs: the conflict's wait
+            _answer(503, **hour),  # the zip's POST tried again: the policy's wait
+            _answer(202, Location="/api/deployments/d1"),
+        ),
+    )
+    building = {"id": "d1", "status": 1, "status_text": "Building", "complete": False}
+    monkeypatch.setattr(kudu, "session", Answers(_answer(202, building, **hour)))
+    (tmp_path / "ui.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+
+    url = kudu.start(tmp_path / "ui.zip", time.monotonic() + 600)
+    record, wait = kudu.deployment(url)
+
+    assert url == "http://127.0.0.1:8123/api/deployments/d1"
+    assert waits == [POLICY.max_wait, POLICY.max_wait]
+    assert (record.id, record.status_name, wait) == ("d1", "Building", POLICY.max_wait)

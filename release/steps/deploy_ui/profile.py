@@ -1,12 +1,14 @@
-"""The Azure publish profile: the deployment credentials and target of one app or slot.
+"""The Azure publish profile, and where a deployment goes: the SCM site and Kudu's API.
 
 ``AZURE_WEBAPP_PUBLISH_PROFILE`` holds the XML that the Azure portal's "Download publish
 profile" gives. It is a secret: every password in it is registered with the console's mask
 before the text is parsed, so that no message, not even one about malformed XML, shows it.
+``RELEASE_AZURE_SCM_URL`` and ``RELEASE_AZURE_DEPLOY_API`` choose another SCM site (the
+tests, the demo) and OneDeploy instead of zip deploy.
 
-Both ``deploy-ui`` (``step``) and its pre-flight checks (``checks``) read it, so this
-module imports only the console, the configuration's ``UI`` and the errors:
-the XML parser is imported when a profile is parsed, and ``requests`` never.
+Both ``deploy-ui``'s client (``kudu``) and its pre-flight checks (``checks``) read these, so
+this module imports only the console, the configuration's ``UI`` and the errors: the XML
+parser is imported when a profile is parsed, and ``requests`` never.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from release.core import console
 from release.core.errors import ReleaseError
 
 if TYPE_CHECKING:
     from release.core.config import UI
+    from release.run.context import ReleaseContext
 
 PROFILE_ENV = "AZURE_WEBAPP_PUBLISH_PROFILE"
 PRODUCTION = "production"  # the slot of an app's own profile
+SCM_URL_ENV = "RELEASE_AZURE_SCM_URL"
+DEPLOY_API_ENV = "RELEASE_AZURE_DEPLOY_API"
+DEPLOY_APIS = ("zipdeploy", "onedeploy")
 
 _PASSWORD_ATTRIBUTE = re.compile(r"""userPWD\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
@@ -150,3 +156,45 @@ def profile_problems(profile: PublishProfile, ui: UI) -> list[str]:
             f"{profile.slot!r}"
         )
     return problems
+
+
+def configured_ui(ctx: ReleaseContext) -> UI:
+    """``[tool.release.ui]`` of the release, or an error: without it there is no UI to deploy."""
+    if ctx.config.ui is None:
+        raise ReleaseError("[tool.release.ui] is not configured: there is no UI to deploy")
+    return ctx.config.ui
+
+
+def deploy_api(env: Mapping[str, str]) -> str:
+    """Kudu's API for the zip: ``RELEASE_AZURE_DEPLOY_API``, ``zipdeploy`` when unset."""
+    value = env.get(DEPLOY_API_ENV, "").strip().lower() or "zipdeploy"
+    if value not in DEPLOY_APIS:
+        raise ReleaseError(
+            f"{DEPLOY_API_ENV}={value!r} is not a deployment API",
+            f"use one of {', '.join(DEPLOY_APIS)} (zipdeploy when unset)",
+        )
+    return value
+
+
+def scm_base_url(profile: PublishProfile | None, ui: UI, env: Mapping[str, str]) -> str:
+    """The SCM site: ``RELEASE_AZURE_SCM_URL``, else the profile's, else the app's default."""
+    override = env.get(SCM_URL_ENV, "").strip()
+    if override:
+        # Only the tests and the demo set the override: the HTTP clients' module is
+        # imported for them, where the loopback hosts are defined once.
+        from release.core.http import is_loopback
+
+        parts = urlsplit(override)
+        local = is_loopback(parts.hostname)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ReleaseError(f"{SCM_URL_ENV}={override!r} is not an http(s) URL")
+        if parts.scheme == "http" and not local:
+            raise ReleaseError(
+                f"{SCM_URL_ENV}={override!r} would send the deployment credentials unencrypted",
+                "use https (plain http is accepted for localhost only)",
+            )
+        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    if profile is not None:
+        return profile.scm_url
+    site = ui.azure_app if ui.slot.lower() == PRODUCTION else f"{ui.azure_app}-{ui.slot}"
+    return f"https://{site}.scm.azurewebsites.net"
