@@ -1,4 +1,4 @@
-"""Which channel tags move where: pure decisions over a registry's tags (DESIGN.md "Channels").
+"""Which channel tags move where: pure decisions over a registry's tags (docs/design.md "Channels").
 
 Nodes and servers upgrade by pulling a channel tag: the codename of their major
 (``petronas``), ``X.Y``, ``latest``, and the ``extra-tags`` templates whose scope follows

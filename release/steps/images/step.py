@@ -3,7 +3,7 @@
 For every ``[[tool.release.images]]`` entry, ``push-image``
 
 1. asks the registry whether the version tag exists. A version tag is never
-   overwritten (DESIGN.md "Channels", last paragraph): an image whose version tag
+   overwritten (docs/design.md "Channels", last paragraph): an image whose version tag
    exists is done and is not rebuilt;
 2. builds the others concurrently with the engine's legacy builder
    (``release.steps.images.engine``) in the worktree of the tagged commit with the
@@ -230,7 +230,7 @@ class PreparedImages:
 
 
 class PushImage:
-    """The ``push-image`` step (DESIGN.md "Tasks", "Channels")."""
+    """The ``push-image`` step (docs/design.md "Channels")."""
 
     name = STEP
 

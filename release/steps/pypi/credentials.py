@@ -1,6 +1,6 @@
 """Upload credentials for the package index, in twine's order, and URLs shown without them.
 
-The order (DESIGN.md "Configuration"): ``TWINE_USERNAME``/``TWINE_PASSWORD``, then the
+The order (docs/configuration.md "Configuration"): ``TWINE_USERNAME``/``TWINE_PASSWORD``, then the
 ``~/.pypirc`` entry whose ``repository`` is the upload URL (twine's implicit ``pypi`` and
 ``testpypi`` entries included), then the keyring, then trusted publishing (PyPI and TestPyPI
 only, from a CI that provides an OIDC identity: GitHub Actions with ``id-token: write``).
