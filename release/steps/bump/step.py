@@ -21,7 +21,7 @@ from release.core.version import ReleaseVersion
 from release.core.writers.change import FileChange, holds, write_changes
 from release.core.writers.plan import plan_tree, plan_writes
 from release.core.writers.trees import CommitTree
-from release.run.step import StepResult
+from release.run.step import Step, StepResult
 from release.steps.bump.checks import commit_identity, commit_mode
 
 if TYPE_CHECKING:
@@ -406,4 +406,4 @@ def _require_remote(ctx: ReleaseContext) -> None:
         raise ReleaseError("the bump commit is pushed to the remote, which --offline forbids")
 
 
-BUMP = Bump()
+BUMP: Step[BumpCommit] = Bump()

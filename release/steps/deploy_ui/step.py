@@ -40,7 +40,7 @@ from typing import Any
 from release.core import console
 from release.core.errors import ReleaseError, StepError
 from release.run.context import ReleaseContext
-from release.run.step import StepResult
+from release.run.step import Step, StepResult
 from release.steps.deploy_ui.archive import Archive, build_archive
 from release.steps.deploy_ui.kudu import MIN_WAIT, Deployment, Kudu, Target, target_for
 from release.steps.deploy_ui.npm import TAIL_LINES
@@ -292,4 +292,4 @@ def _finish(
     )
 
 
-DEPLOY_UI = DeployUI()
+DEPLOY_UI: Step[Prepared] = DeployUI()

@@ -39,7 +39,7 @@ from release.core import console
 from release.core.config import Registry
 from release.core.errors import ReleaseError, StepError
 from release.run.context import ReleaseContext
-from release.run.step import StepResult
+from release.run.step import Step, StepResult
 from release.run.worktree import release_tree
 from release.steps.images.channel_moves import move_channels_after_push
 from release.steps.images.credentials import RegistryCredentials, registry_credentials
@@ -343,4 +343,4 @@ def _registry(ctx: ReleaseContext) -> Registry:
     return ctx.config.registry
 
 
-PUSH_IMAGE = PushImage()
+PUSH_IMAGE: Step[PreparedImages] = PushImage()

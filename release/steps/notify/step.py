@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from release.core import console
 from release.core.errors import ReleaseError, StepError
 from release.core.version import Kind
-from release.run.step import StepResult
+from release.run.step import Step, StepResult
 from release.steps.notify import checks
 from release.steps.notify.announcement import limit_problems, render_message
 from release.steps.notify.checks import STEP, channel_of, check_channel_hint
@@ -283,4 +283,4 @@ def _now() -> str:
     return datetime.now(tz=UTC).isoformat(timespec="seconds")
 
 
-NOTIFY = NotifyStep()
+NOTIFY: Step[Decision | None] = NotifyStep()
