@@ -228,15 +228,16 @@ def notify(
     branch: str | None = None,
 ) -> None:
     """Announce the release on Discord: posted once, edited by every later run."""
-    import os
+    from release.commands.notify import notify as run
 
-    from release.commands.step import run_step
-    from release.steps.notify.decision import notify_flags
-    from release.steps.notify.webhook import register_webhook_secrets
-
-    register_webhook_secrets(os.environ)
-    flags = notify_flags(repost, assume_posted)
-    run_step("notify", tag, dry_run=dry_run, offline=offline, branch=branch, extra=flags)
+    run(
+        tag,
+        dry_run=dry_run,
+        repost=repost,
+        assume_posted=assume_posted,
+        offline=offline,
+        branch=branch,
+    )
 
 
 @task(

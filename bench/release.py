@@ -28,7 +28,7 @@ spreads over all sizes), each side going first in turn. Besides the wall time, t
 time of each side's own processes is recorded (``RUSAGE_CHILDREN``; the engine, registry
 and index serve both and are not counted).
 
-The services are started once, as ``release/demo.py`` does (``devservices``):
+The services are started once, as ``devservices/demo.py`` does (``devservices``):
 a real pypiserver, the Docker engine and Debian's registry on 127.0.0.1. One warm-up run of
 each side at the smallest size fills pip's, uv's and the engine's caches first (not counted).
 After every run the index and the registry are checked to hold exactly what the run should

@@ -2,7 +2,7 @@
 
 ``scaled_repo`` generates the repository from ``examples/demo`` (see ``bench/release.py``
 for its shape); ``services`` starts a real pypiserver and, when asked, the Docker engine and
-Debian's registry on 127.0.0.1, as ``release/demo.py`` does (``devservices``).
+Debian's registry on 127.0.0.1, as ``devservices/demo.py`` does (``devservices``).
 """
 
 from __future__ import annotations

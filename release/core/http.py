@@ -105,33 +105,62 @@ def _retry_class() -> Any:
 
     class PolicyRetry(Retry):  # type: ignore[misc]
         policy: RetryPolicy = POLICY
-        started: float | None = None
+        started: float | None = None  # time.monotonic() of the call's first failure
+        host: str = ""
 
         def new(self, **kw: Any) -> PolicyRetry:
             made: PolicyRetry = super().new(**kw)
             made.policy = self.policy
+            made.host = self.host
             made.started = self.started if self.started is not None else time.monotonic()
             return made
+
+        def failures(self) -> int:
+            """Failed tries of the call so far (a redirect starts a new count, as in urllib3)."""
+            count = 0
+            for attempt in reversed(self.history):
+                if attempt.redirect_location is not None:
+                    break
+                count += 1
+            return count
 
         def get_retry_after(self, response: Any) -> float | None:
             seconds = parse_retry_after(response.headers.get("Retry-After"))
             return None if seconds is None else min(seconds, self.policy.max_wait)
 
         def get_backoff_time(self) -> float:
-            # urllib3 waits nothing after the first failure and 2 s after the second; the
-            # policy waits 1 s, 2 s, 4 s, as every other retry of the tool does.
-            failures = 0
-            for attempt in reversed(self.history):
-                if attempt.redirect_location is not None:
-                    break
-                failures += 1
+            failures = self.failures()
             return self.policy.wait(failures) if failures else 0.0
 
-        def increment(self, *args: Any, **kwargs: Any) -> PolicyRetry:
-            made: PolicyRetry = super().increment(*args, **kwargs)
+        def sleep(self, response: Any = None) -> None:
+            # urllib3 waits nothing after a first failure and exactly a short Retry-After;
+            # the policy waits 1 s, 2 s, 4 s, or the Retry-After when longer, capped, as every
+            # other retry of the tool does, and says so (a wait of a minute is not silent).
+            header = response.headers.get("Retry-After") if response is not None else None
+            wait = self.policy.wait(self.failures(), parse_retry_after(header))
+            if self.history:
+                last = self.history[-1]
+                why = f"HTTP {last.status}" if last.status else type(last.error).__name__
+                path = (last.url or "").split("?", 1)[0]
+                console.info(
+                    f"{last.method} {self.host}{path}: {why}; trying again in {wait:.0f} s"
+                )
+            time.sleep(wait)
+
+        def increment(
+            self,
+            method: str | None = None,
+            url: str | None = None,
+            *args: Any,
+            **kwargs: Any,
+        ) -> PolicyRetry:
+            made: PolicyRetry = super().increment(method, url, *args, **kwargs)
+            pool = kwargs.get("_pool")
+            if pool is not None and not made.host:
+                made.host = str(getattr(pool, "host", "") or "")
             started = made.started if made.started is not None else time.monotonic()
             if time.monotonic() - started >= self.policy.deadline:
-                raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url") or "", None)  # type: ignore[arg-type]
+                raise MaxRetryError(pool, url or "", None)  # type: ignore[arg-type]
             return made
 
     return PolicyRetry

@@ -83,13 +83,23 @@ def test_a_short_retry_after_waits_the_policys_backoff(discord: DiscordWebhookSe
     assert len(discord.messages) == 1
 
 
-def test_a_huge_retry_after_is_capped_by_the_policy(discord: DiscordWebhookServer) -> None:
-    discord.fail_next(429, retry_after=3600.0)
+def test_a_retry_after_up_to_the_cap_is_waited(discord: DiscordWebhookServer) -> None:
+    discord.fail_next(429, retry_after=POLICY.max_wait)
     waits = Waits()
     client_for(discord.url, waits).execute(MESSAGE)
     assert waits.delays == [POLICY.max_wait]
     assert [r.status for r in discord.received("POST")] == [429, 200]
     assert len(discord.messages) == 1
+
+
+def test_a_retry_after_beyond_the_cap_is_reported_at_once(discord: DiscordWebhookServer) -> None:
+    discord.fail_next(429, retry_after=3600.0)
+    waits = Waits()
+    with pytest.raises(ReleaseError, match=r"rate-limiting the webhook \(asked to wait 3600 s\)"):
+        client_for(discord.url, waits).execute(MESSAGE)
+    assert waits.delays == []  # no wait, and no try bound to be refused again
+    assert [r.status for r in discord.received("POST")] == [429]
+    assert not discord.messages
 
 
 def test_rate_limits_are_bounded_by_the_policys_attempts(discord: DiscordWebhookServer) -> None:

@@ -12,7 +12,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 DOCS = ("tasks", "configuration", "ci", "protection", "design", "development")
 LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
 # Files the project was specified from, which a user of this repository does not have.
-OUTSIDE = ("DESIGN" + ".md", "STYLE" + ".md", "../shared")
+OUTSIDE = ("DESIGN" + ".md", "STYLE" + ".md", "../" + "shared")
 
 
 def tracked_text_files() -> list[Path]:

@@ -180,3 +180,21 @@ def test_no_retry_starts_after_the_deadline(sleeps: list[float]):
     finally:
         server.close()
     assert (response.status_code, server.seen) == (503, ["GET"])
+
+
+def test_a_short_retry_after_waits_the_backoff_and_each_retry_is_said(
+    sleeps: list[float], capsys: pytest.CaptureFixture[str]
+):
+    from release.core.http import POLICY
+
+    server = Answers([(503, {"Retry-After": "0.25"}), (503, {"Retry-After": "30"})])
+    try:
+        response = session(direct=True).get(server.url + "?token=abc", timeout=5)
+    finally:
+        server.close()
+    assert response.status_code == 200
+    assert sleeps == [POLICY.wait(1), 30.0]
+    said = capsys.readouterr().err
+    assert "GET 127.0.0.1/x: HTTP 503; trying again in 1 s" in said
+    assert "trying again in 30 s" in said
+    assert "token" not in said  # the query string is not shown

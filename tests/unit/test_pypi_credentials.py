@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from release.core.http import public_url
 from release.steps.pypi.credentials import (
     Credentials,
     credential_problem,
-    display_url,
     pypirc_section,
 )
 from release.steps.pypi.upload_api import form_fields
@@ -92,10 +92,9 @@ def test_trusted_publishing_without_the_id_token_permission_says_what_to_add(
 
 def test_urls_are_shown_without_their_credentials() -> None:
     assert (
-        display_url("https://user:pw@example.org:8443/legacy/")
-        == "https://example.org:8443/legacy/"
+        public_url("https://user:pw@example.org:8443/legacy/") == "https://example.org:8443/legacy/"
     )
-    assert display_url(URL) == URL
+    assert public_url(URL) == URL
 
 
 def test_form_fields_follow_the_upload_api() -> None:

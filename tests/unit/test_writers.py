@@ -362,6 +362,24 @@ def test_glob_passes_over_files_without_the_marker_and_lists_them(tmp_path: Path
     assert not by_path["b/__init__.py"].changed
 
 
+def test_a_star_stays_in_its_folder_and_a_double_star_spans_folders(tmp_path: Path):
+    make_tree(
+        tmp_path,
+        {
+            "docker/node.Dockerfile": "LABEL version=1.0.0\n",
+            "docker/old/server.Dockerfile": "LABEL version=1.0.0\n",
+        },
+    )
+    version = parse_version("2.0.0")
+    one = plan_writes(config(vf("docker/*", "dockerfile")), tmp_path, version)
+    assert [c.path for c in one] == ["docker/node.Dockerfile"]
+    both = plan_writes(config(vf("docker/**/*.Dockerfile", "dockerfile")), tmp_path, version)
+    assert sorted(c.path for c in both) == [
+        "docker/node.Dockerfile",
+        "docker/old/server.Dockerfile",
+    ]
+
+
 def test_glob_without_any_marked_file_is_an_error_listing_them(tmp_path: Path):
     make_tree(tmp_path, {"a/__init__.py": "x = 1\n", "b/__init__.py": "y = 2\n"})
     with pytest.raises(BumpError) as error:

@@ -85,14 +85,17 @@ class DeployUI:
             if earlier is not None:
                 return earlier
         prepared = self.prepare(ctx)
-        if ctx.options.dry_run:
-            return self.describe(ctx, prepared)
-        return self.publish(ctx, prepared, resume=False)
+        try:
+            if ctx.options.dry_run:
+                return self.describe(ctx, prepared)
+            return self.publish(ctx, prepared, resume=False)
+        finally:
+            self.cleanup(prepared)
 
     # The scheduler of `release` calls these: all local work first, then the side effects.
 
     def cleanup(self, prepared: Prepared) -> None:
-        """Remove the scratch folder of the build, if ``publish`` or ``describe`` did not."""
+        """Remove the scratch folder of the build."""
         prepared.cleanup()
 
     def prepare(self, ctx: ReleaseContext) -> Prepared:
@@ -123,27 +126,21 @@ class DeployUI:
         self, ctx: ReleaseContext, prepared: Prepared, *, resume: bool = True
     ) -> StepResult:
         """Deploy the prepared zip (after following an interrupted earlier deployment)."""
-        try:
-            if prepared.done is not None:
-                return _recorded_again(ctx, prepared.done)
-            if resume:
-                earlier = self._resume(ctx)
-                if earlier is not None:
-                    return earlier
-            assert prepared.profile and prepared.target and prepared.archive
-            return deploy_archive(ctx, prepared.target, prepared.profile, prepared.archive)
-        finally:
-            prepared.cleanup()
+        if prepared.done is not None:
+            return _recorded_again(ctx, prepared.done)
+        if resume:
+            earlier = self._resume(ctx)
+            if earlier is not None:
+                return earlier
+        assert prepared.profile and prepared.target and prepared.archive
+        return deploy_archive(ctx, prepared.target, prepared.profile, prepared.archive)
 
     def describe(self, ctx: ReleaseContext, prepared: Prepared) -> StepResult:
         """What ``publish`` would do (``--dry-run``)."""
-        try:
-            if prepared.done is not None:
-                return prepared.done
-            assert prepared.target and prepared.archive
-            return self._dry_run(ctx, prepared.target, prepared.archive)
-        finally:
-            prepared.cleanup()
+        if prepared.done is not None:
+            return prepared.done
+        assert prepared.target and prepared.archive
+        return self._dry_run(ctx, prepared.target, prepared.archive)
 
     def _finished(self, ctx: ReleaseContext) -> StepResult | None:
         record = ctx.state.get(STEP)

@@ -226,14 +226,16 @@ def push_tag_with_retries(
     client: Any, target: ImageTarget, tag: str, auth: Mapping[str, str] | None, show: Display
 ) -> str | None:
     """``push_tag``, tried again under ``POLICY`` when it fails for another reason than the
-    credentials (the engine's push goes over its socket, not through a retrying session)."""
-    started = time.monotonic()
+    credentials (the engine's push goes over its socket, not through a retrying session).
+    The policy's deadline counts from the first failure: a long push is not a failure."""
+    started: float | None = None
     failures = 0
     while True:
         try:
             return push_tag(client, target, tag, auth, show)
         except ReleaseError as error:
             failures += 1
+            started = time.monotonic() if started is None else started
             said = error.message.lower()
             if not POLICY.allows(failures, started) or "unauthorized" in said or "denied" in said:
                 raise

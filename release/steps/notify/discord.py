@@ -159,7 +159,10 @@ class DiscordClient:
             status = response.status_code
             if status == 429:
                 asked = retry_delay(response.headers, body)
-                if not tries.fail():
+                # A wait longer than the policy's cap is not shortened into tries that are
+                # bound to be refused again: the rate limit is reported at once.
+                too_long = asked is not None and asked > POLICY.max_wait
+                if too_long or not tries.fail():
                     waited = f" (asked to wait {asked:.0f} s)" if asked is not None else ""
                     raise ReleaseError(
                         f"Discord keeps rate-limiting the webhook{waited}",
@@ -169,7 +172,7 @@ class DiscordClient:
                 console.info(f"notify: Discord rate limit: waiting {delay:.2f} s, then again")
                 self._sleep(delay)
                 continue
-            if status >= 500:
+            if status in POLICY.statuses:  # 429 is handled above
                 server_errors += 1
                 last = f"{status} {response.reason or ''}".strip()
                 if not tries.fail():

@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from release.core import console
-from release.steps.pypi.credentials import credential_problem, display_url
+from release.core.http import public_url
+from release.steps.pypi.credentials import credential_problem
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -74,7 +75,7 @@ def index_problems(ctx: ReleaseContext) -> list[str]:
                     f"({', '.join(present)}): the upload compares them with its build"
                 )
     except IndexFailure as error:
-        found.append(f"the index {display_url(index.url)} cannot be read: {error}")
+        found.append(f"the index {public_url(index.url)} cannot be read: {error}")
     return found
 
 
@@ -128,7 +129,7 @@ def build_planned(version: ReleaseVersion, config: Config, branch: str) -> str:
 
 def upload_planned(version: ReleaseVersion, config: Config, branch: str) -> str:
     """The plan's line for ``upload`` (the URL without credentials it may carry)."""
-    target = display_url(config.pypi.repository_url)
+    target = public_url(config.pypi.repository_url)
     return f"upload {len(config.packages) * 2} file(s) to {target}"
 
 

@@ -16,10 +16,11 @@ import logging
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from release.core import console
 from release.core.errors import ReleaseError
+from release.core.http import public_url
 
 if TYPE_CHECKING:
     from twine.settings import Settings
@@ -32,16 +33,6 @@ logging.getLogger("twine").propagate = False
 
 PYPI_HOSTS = {"upload.pypi.org": "pypi", "test.pypi.org": "testpypi"}
 PYPIRC = "~/.pypirc"  # twine's default configuration file
-
-
-def display_url(url: str) -> str:
-    """``url`` without any user:password part."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def is_pypi(url: str) -> bool:
@@ -85,7 +76,7 @@ def twine_settings(ctx: ReleaseContext) -> Settings:
             **where,
         )
     except TwineException as error:
-        raise ReleaseError(f"twine cannot use {display_url(url)}: {error}") from None
+        raise ReleaseError(f"twine cannot use {public_url(url)}: {error}") from None
 
 
 class Credentials(NamedTuple):
@@ -117,13 +108,13 @@ def credentials(ctx: ReleaseContext) -> Credentials:
         password = settings.password
     except TwineException as error:
         raise ReleaseError(
-            f"no upload credentials for {display_url(ctx.config.pypi.repository_url)} ({error})",
+            f"no upload credentials for {public_url(ctx.config.pypi.repository_url)} ({error})",
             CREDENTIALS_HINT,
         ) from None
     console.register_secret(password)
     if not username or not password:
         raise ReleaseError(
-            f"no upload credentials for {display_url(ctx.config.pypi.repository_url)}",
+            f"no upload credentials for {public_url(ctx.config.pypi.repository_url)}",
             CREDENTIALS_HINT,
         )
     return Credentials(username, password, settings.cacert, settings.client_cert)
@@ -155,18 +146,16 @@ def credential_problem(url: str, env: Mapping[str, str], config_file: str = PYPI
         return None
     if password and not username:
         return (
-            f"a password for {display_url(url)} but no username: set TWINE_USERNAME "
+            f"a password for {public_url(url)} but no username: set TWINE_USERNAME "
             "(or username in the ~/.pypirc entry)"
         )
     if is_pypi(url) and username == "__token__":
         unavailable = trusted_publishing_unavailable(url)
         if unavailable is None:
             return None
-        return (
-            f"no upload credentials for {display_url(url)}, and {unavailable}: {CREDENTIALS_HINT}"
-        )
+        return f"no upload credentials for {public_url(url)}, and {unavailable}: {CREDENTIALS_HINT}"
     return (
-        f"no upload credentials for {display_url(url)} (trusted publishing works only with PyPI "
+        f"no upload credentials for {public_url(url)} (trusted publishing works only with PyPI "
         f"and TestPyPI): {CREDENTIALS_HINT}"
     )
 

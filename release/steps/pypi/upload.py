@@ -26,6 +26,7 @@ from typing import Any
 
 from release.core import console
 from release.core.errors import ReleaseError, StepError
+from release.core.http import public_url
 from release.core.text import human_size
 from release.run.context import ReleaseContext
 from release.run.step import Step, StepResult, run_staged
@@ -39,7 +40,7 @@ from release.steps.pypi.comparison import (
     counterpart,
     index_of,
 )
-from release.steps.pypi.credentials import credentials, display_url
+from release.steps.pypi.credentials import credentials
 from release.steps.pypi.dists import Built, Dist
 from release.steps.pypi.index import Index, IndexFailure, normalize
 from release.steps.pypi.upload_api import upload_dist, upload_session
@@ -108,11 +109,11 @@ class Upload:
                     f"{comparison.local.name}: already on the index, identical "
                     f"({comparison.reason}): skipped"
                 )
-        show_upload_plan(plan, display_url(ctx.config.pypi.repository_url))
+        show_upload_plan(plan, public_url(ctx.config.pypi.repository_url))
         return plan
 
     def describe(self, ctx: ReleaseContext, plan: UploadPlan) -> StepResult:
-        url = display_url(ctx.config.pypi.repository_url)
+        url = public_url(ctx.config.pypi.repository_url)
         return StepResult(
             self.name,
             "dry-run",
@@ -122,7 +123,7 @@ class Upload:
         )
 
     def publish(self, ctx: ReleaseContext, plan: UploadPlan) -> StepResult:
-        url = display_url(ctx.config.pypi.repository_url)
+        url = public_url(ctx.config.pypi.repository_url)
         results = plan.present
         if plan.pending:
             results += upload_all(ctx, plan.built, plan.pending, index_of(ctx))
@@ -239,8 +240,8 @@ def with_index_urls(index: Index, uploaded: list[Uploaded], *, offline: bool) ->
 
 def upload_record(ctx: ReleaseContext, results: Sequence[Uploaded]) -> dict[str, Any]:
     return {
-        "repository": display_url(ctx.config.pypi.repository_url),
-        "index": display_url(ctx.config.pypi.index_url),
+        "repository": public_url(ctx.config.pypi.repository_url),
+        "index": public_url(ctx.config.pypi.index_url),
         "files": [
             {
                 "filename": r.dist.filename,

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from release.core import console
 from release.core.errors import ReleaseError
-from release.core.http import POLICY, USER_AGENT, retry_wait
+from release.core.http import POLICY, USER_AGENT, public_url, retry_wait
 from release.core.http import session as new_session
 from release.steps.pypi.comparison import CONFLICT_HINT, Status, compare, conflict_message
-from release.steps.pypi.credentials import Credentials, display_url
+from release.steps.pypi.credentials import Credentials
 from release.steps.pypi.dists import Dist
 from release.steps.pypi.index import Index, answer_text
 
@@ -145,7 +145,7 @@ def post_file(
                 first_failure = first_failure or time.monotonic()
                 if not policy.allows(failures, first_failure):
                     raise ReleaseError(
-                        f"uploading {path.name} to {display_url(url)} failed after "
+                        f"uploading {path.name} to {public_url(url)} failed after "
                         f"{failures} attempts ({type(error).__name__})"
                     ) from None
                 delay = retry_wait(failures, None, policy)
