@@ -10,7 +10,12 @@ scratch`` from copies of the demo's Dockerfiles, each with the channels ``codena
 bare ``origin`` takes the bump commit. Every run uses new project and repository names
 (``r<run>o-`` for ours, ``r<run>r-`` for the reference), so the index and the registry
 hold nothing of it. The UI and Discord are left out: the reference pipeline of the issue
-has no counterpart for them.
+has no counterpart for them. ``--layout realsize`` releases the real-size layout of
+``bench/scaled.py`` instead (N ``setup.py`` packages reading the monorepo's ``README.md``,
+siblings pinned ``==``, 16 real third-party dependencies pinned ``==``, whose smoke install
+comes from the package index); its packages set ``wheel-from = "source"`` (``--wheel-from
+sdist``: complete sdists instead), and the reference then builds both files from the source
+folder (``python -m build --sdist --wheel``), as such a project's own pipeline does.
 
 - **ours**: ``python -m invoke -r <checkout> release --tag version/1.1.0 --yes`` (bump
   commit and push, build with sdist then wheel from it, twine check, version check, smoke
@@ -35,6 +40,7 @@ After every run the index and the registry are checked to hold exactly what the 
 have published (each side did the whole work).
 
     python bench/release.py [--sizes 1x1 2x2 4x4 4x1 1x4 | --grid] [--runs 3] [--json FILE]
+                            [--layout demo|realsize] [--wheel-from source|sdist]
 """
 
 from __future__ import annotations
@@ -56,9 +62,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scaled import (
     CHECKOUT,
+    LAYOUTS,
     NEW,
     OLD,
     TAG,
+    WHEEL_FROM,
     Scaled,
     Services,
     child_env,
@@ -122,8 +130,10 @@ def reference(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, 
     log.append(run(["git", "push", "-q", "origin", "HEAD:main"], work, env))
     phase("version committed and pushed")
     dist = work / "dist"
+    # A project whose sdists are not self-contained builds both files from the source folder.
+    both = ["--sdist", "--wheel"] if repo.wheel_from == "source" else []
     for package in repo.packages:
-        build = [sys.executable, "-m", "build", "--outdir", str(dist / package), package]
+        build = [sys.executable, "-m", "build", *both, "--outdir", str(dist / package), package]
         log.append(run(build, work, env))
     phase("packages built")
     for package in repo.packages:
@@ -153,14 +163,19 @@ def _write_versions(repo: Scaled) -> None:
     """What the seed's step 2 writes: the same files ours writes (pins of siblings included)."""
     work = repo.work
     common = repo.packages[0]
-    edits = [
-        (work / common / "pyproject.toml", f'version = "{OLD}"', f'version = "{NEW}"'),
-        (work / common / "src" / repo.module(common) / "__init__.py", f'"{OLD}"', f'"{NEW}"'),
-    ]
-    for package in repo.packages[1:]:
-        edits.append((work / package / "pyproject.toml", f"=={OLD}", f"=={NEW}"))
-        version = work / package / "src" / repo.module(package) / "_version.py"
-        edits.append((version, "version_info = (1, 0, 0,", "version_info = (1, 1, 0,"))
+    edits = []
+    if repo.layout == "demo":
+        edits += [
+            (work / common / "pyproject.toml", f'version = "{OLD}"', f'version = "{NEW}"'),
+            (work / common / "src" / repo.module(common) / "__init__.py", f'"{OLD}"', f'"{NEW}"'),
+        ]
+        edits += [(work / p / "pyproject.toml", f"=={OLD}", f"=={NEW}") for p in repo.packages[1:]]
+    # "realsize": every package's setup.py reads _version.py (its sibling pins too).
+    versioned = repo.packages if repo.layout == "realsize" else repo.packages[1:]
+    for package in versioned:
+        edits.append(
+            (repo.version_py(package), "version_info = (1, 0, 0,", "version_info = (1, 1, 0,")
+        )
     for dockerfile in (work / "docker").iterdir():
         edits.append((dockerfile, "ARG BASE=1.0", "ARG BASE=1.1"))
     for path, old, new in edits:
@@ -222,7 +237,11 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def bench(
-    sizes: list[tuple[int, int]], runs: int, keep_logs: Path | None
+    sizes: list[tuple[int, int]],
+    runs: int,
+    keep_logs: Path | None,
+    layout: str = "demo",
+    wheel_from: str = "source",
 ) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="bench-release-") as tmp:
@@ -234,7 +253,10 @@ def bench(
             def one(side: str, n: int, m: int) -> tuple[float, float, Phases]:
                 """(wall seconds, CPU seconds of the side's own processes, phases)."""
                 number = next(counter)
-                repo = scaled_repo(root / "repos", f"r{number}{side[0]}", n, m)
+                prefix = f"r{number}{side[0]}"
+                repo = scaled_repo(
+                    root / "repos", prefix, n, m, layout=layout, wheel_from=wheel_from
+                )
                 before = children_cpu()
                 if side == "ours":
                     seconds, output, phases = ours(repo, env)
@@ -279,6 +301,7 @@ def bench(
                     {
                         "packages": n,
                         "images": m,
+                        "layout": layout if layout == "demo" else f"{layout} ({wheel_from})",
                         "runs": runs,
                         "reference": got["reference"],
                         "ours": got["ours"],
@@ -314,9 +337,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     parser.add_argument("--logs", type=Path, help="keep every run's output in this folder")
+    parser.add_argument(
+        "--layout", choices=LAYOUTS, default="demo", help="realsize: setup.py packages, real deps"
+    )
+    parser.add_argument(
+        "--wheel-from", choices=WHEEL_FROM, default="source", help="realsize: source or sdist"
+    )
     args = parser.parse_args()
     sizes = [parse_size(s) for s in (GRID if args.grid else args.sizes)]
-    rows = bench(sizes, args.runs, args.logs)
+    rows = bench(sizes, args.runs, args.logs, args.layout, args.wheel_from)
     print(table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
