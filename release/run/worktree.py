@@ -12,7 +12,9 @@ behind by a killed run is removed by the next run (its folder names the process 
 it) and ``git worktree prune`` forgets worktrees whose folder is gone.
 
 A post release writes its version into the tree too (its images and UI carry it) although it
-commits nothing.
+commits nothing. The writers (``release.core.writers``) write nothing through a symbolic link:
+a version file committed as a link (to a file outside the repository, say) stops the tree's
+creation, before any build, with nothing written.
 """
 
 from __future__ import annotations

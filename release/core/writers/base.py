@@ -23,6 +23,14 @@ class Unreadable(Exception):
     """The file cannot be parsed as its kind (invalid TOML or JSON)."""
 
 
+class Linked(Exception):
+    """The file is, or lies in a folder that is, a symbolic link: never read or written.
+
+    A link can lead anywhere on the machine (a file outside the repository, ``/proc``), so
+    a version file must be the file itself; the message names the link and where it leads.
+    """
+
+
 @dataclass(frozen=True)
 class Job:
     """What one writer writes: the entry, the version, its rendered value, the siblings."""

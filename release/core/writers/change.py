@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.core.errors import ReleaseError
+from release.core.writers.trees import folder_link
 
 
 class BumpError(ReleaseError):
@@ -86,11 +87,18 @@ def decode(data: bytes) -> tuple[str, bytes, str]:
 
 
 def write_changes(root: Path, changes: Sequence[FileChange]) -> None:
-    """Write every change atomically: all temporary files first, then the renames."""
+    """Write every change atomically: all temporary files first, then the renames.
+
+    Nothing is written through a symbolic link: a file that is one, or lies in a folder
+    that is one, stops every write (the plan refused it already; this is the last look).
+    """
+    linked = [problem for c in changes if (problem := folder_link(root, c.path)) is not None]
+    if linked:
+        raise BumpError("; ".join(linked), "no file was changed")
     staged: list[tuple[Path, Path]] = []
     try:
         for change in changes:
-            target = (Path(root) / change.path).resolve()
+            target = Path(root) / change.path
             staged.append((_stage(target, change.encoded()), target))
     except BaseException:
         for temporary, _ in staged:

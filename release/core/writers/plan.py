@@ -2,7 +2,9 @@
 
 ``plan_tree`` checks every file before anything is written and names every problem at once;
 ``write_versions`` then writes the plan. ``holds_version`` asks the same of one changed file
-for the pre-flight's clean-tree check.
+for the pre-flight's clean-tree check. A version file that is a symbolic link, or lies in a
+folder that is one, is a problem like any other (``linked_files`` lists them for the
+pre-flight): nothing is read or written through a link.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from release.core.config import Config, VersionFile, load_config
 from release.core.errors import ReleaseError
 from release.core.files import is_glob, normalise, select
 from release.core.version import ReleaseVersion
-from release.core.writers.base import BUILD_FILE, Job, Missing, Unreadable
+from release.core.writers.base import BUILD_FILE, Job, Linked, Missing, Unreadable
 from release.core.writers.change import BumpError, FileChange, decode, holds, write_changes
 from release.core.writers.kinds import WRITERS, default_value
 from release.core.writers.python import build_file
@@ -39,7 +41,10 @@ def sibling_names(config: Config, tree: Tree) -> frozenset[str]:
             candidates.extend(_select(entry, tree))
     names = set()
     for name in dict.fromkeys(candidates):
-        data = tree.read(name)
+        try:
+            data = tree.read(name)
+        except Linked:
+            continue  # its own entry reports the link
         if data is None:
             continue
         try:
@@ -64,6 +69,21 @@ def companion_paths(config: Config) -> set[str]:
         if e.kind == "version-info"
         for m in e.matches
     }
+
+
+def linked_files(config: Config, tree: Tree) -> list[str]:
+    """The problem of every file the writers would touch that is a symbolic link, or lies in
+    a folder that is one (the pre-flight's look; ``plan_tree`` refuses them as well)."""
+    found: dict[str, str] = {}
+    for entry in config.version_files:
+        names = _select(entry, tree)
+        if entry.kind == "version-info":
+            names += [build_file_of(name) for name in names]
+        for name in names:
+            problem = tree.link(name)
+            if problem is not None:
+                found.setdefault(name, f"version-files {entry.path!r}: {problem}")
+    return list(found.values())
 
 
 def version_file_map(config: Config) -> dict[str, VersionFile]:
@@ -157,7 +177,11 @@ def _plan_entry(
     problems: list[str] = []
     missing: list[tuple[str, str]] = []
     for name in names:
-        text = plan.text(name)
+        try:
+            text = plan.text(name)
+        except Linked as linked:
+            problems.append(f"{linked} ({where})")
+            continue
         if text is None:
             problems.append(f"{name}: file does not exist ({where})")
             continue
@@ -189,7 +213,10 @@ def _plan_entry(
 
 def _plan_build_file(plan: _Plan, name: str, kind: str, build: int) -> list[str]:
     build_name = build_file_of(name)
-    text = plan.text(build_name)
+    try:
+        text = plan.text(build_name)
+    except Linked as linked:
+        return [f"{linked} (the {BUILD_FILE} of {name})"]
     if text is None:
         return [
             f"{build_name}: file does not exist (version_info in {name} refers to {BUILD_FILE})"

@@ -37,11 +37,12 @@ def commit_identity(git: Git, env: Mapping[str, str]) -> dict[str, str]:
 
 
 def problems(ctx: ReleaseContext) -> list[str]:
-    """A commit needs the remote (unless ``--offline``) and an author (unless
-    ``--skip-credentials``); writing the working tree needs neither."""
+    """No version file may be a symbolic link (in the tagged commit, or in the working tree
+    that is written without ``--commit``). A commit needs the remote (unless ``--offline``)
+    and an author (unless ``--skip-credentials``); writing the working tree needs neither."""
+    found = link_problems(ctx)
     if not commit_mode(ctx):
-        return []
-    found: list[str] = []
+        return found
     remote = ctx.config.remote
     if not ctx.options.offline and ctx.git.remote_url(remote) is None:
         found.append(f"remote {remote} is not configured: the bump commit is pushed there")
@@ -51,6 +52,16 @@ def problems(ctx: ReleaseContext) -> list[str]:
         except ReleaseError as error:
             found.append(str(error))
     return found
+
+
+def link_problems(ctx: ReleaseContext) -> list[str]:
+    """Version files that are symbolic links, or lie in folders that are: the tagged commit's
+    (what ``--commit`` and the release tree write), or the working tree's without it."""
+    from release.core.writers.plan import linked_files
+    from release.core.writers.trees import CommitTree, FolderTree, Tree
+
+    tree: Tree = CommitTree(ctx.git, ctx.commit) if commit_mode(ctx) else FolderTree(ctx.git.root)
+    return linked_files(ctx.config, tree)
 
 
 def planned(version: ReleaseVersion, config: Config, branch: str) -> str:

@@ -1,9 +1,11 @@
 """Pre-flight checks of ``deploy-ui``: where the deployment goes, and its publish profile.
 
 Offline, the checks read only the environment: the deployment API, the SCM site override
-and the publish profile (which must be the configured app's and slot's). Online, they also
-ask the SCM site whether it accepts the profile's credentials; that needs the Kudu client
-of ``release.steps.deploy_ui.kudu``, imported only then.
+and the publish profile (which must be the configured app's and slot's), and the tagged
+commit: no symbolic link on the way to the UI's output, inside it, or as the UI's
+``package.json`` (``link_problems``; the build refuses links it makes itself). Online, they
+also ask the SCM site whether it accepts the profile's credentials; that needs the Kudu
+client of ``release.steps.deploy_ui.kudu``, imported only then.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def problems(ctx: ReleaseContext) -> list[str]:
     ui = ctx.config.ui
     if ui is None:
         return []
-    found: list[str] = []
+    found: list[str] = link_problems(ctx)
     try:
         deploy_api(ctx.env)
         scm_base_url(None, ui, ctx.env)
@@ -59,6 +61,41 @@ def problems(ctx: ReleaseContext) -> list[str]:
     from release.steps.deploy_ui.kudu import access_problems, target_for
 
     return access_problems(target_for(ctx, profile), profile)
+
+
+def link_problems(ctx: ReleaseContext) -> list[str]:
+    """The symbolic links of the tagged commit that the UI's build or zip would go through:
+    the UI's folder or its output folder (or a folder on their way), anything inside the
+    output, the UI's ``package.json`` and ``package-lock.json``."""
+    from release.core.files import normalise
+    from release.core.writers.trees import CommitTree
+
+    ui = ctx.config.ui
+    if ui is None:
+        return []
+    tree = CommitTree(ctx.git, ctx.commit)
+    links = tree.links()
+    if not links:
+        return []
+    output = normalise(f"{ui.path}/{ui.output}")
+    manifests = {normalise(f"{ui.path}/{name}") for name in ("package.json", "package-lock.json")}
+    found = sorted(
+        link
+        for link in links
+        if output == link
+        or output.startswith(link + "/")
+        or link.startswith(output + "/")
+        or link in manifests
+    )
+    if not found:
+        return []
+    listed = ", ".join(f"{link} -> {tree.target(link)}" for link in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return [
+        f"{ctx.tag} holds symbolic links where the UI is built and zipped ({listed}{more}): "
+        "a link could carry any file of the machine into the deployed zip; replace each link "
+        "with the file or folder itself"
+    ]
 
 
 def planned(version: ReleaseVersion, config: Config, branch: str) -> str:
