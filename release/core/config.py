@@ -41,6 +41,8 @@ PYPI_UPLOAD_URL = "https://upload.pypi.org/legacy/"
 PYPI_INDEX_URL = "https://pypi.org/simple/"
 VERSION_FILE_KINDS = ("pyproject", "version-info", "dunder", "package-json", "dockerfile", "regex")
 CHANNEL_KINDS = ("codename", "minor", "latest")
+WHEEL_FROM = ("sdist", "source")
+"""A package's ``wheel-from``: the wheel built from its sdist (PyPA's default) or its folder."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class VersionFile:
 @dataclass(frozen=True)
 class Package:
     path: str
+    wheel_from: str = "sdist"  # one of WHEEL_FROM
 
     @property
     def pyproject(self) -> str:
@@ -131,6 +134,7 @@ class Config:
     yanked: tuple[str, ...] = ()
     version_files: tuple[VersionFile, ...] = ()
     packages: tuple[Package, ...] = ()
+    strict_wheels: bool = False  # clashing wheels are an error, not a warning
     pypi: Pypi = field(default_factory=Pypi)
     registry: Registry | None = None
     codenames: Mapping[int, str] = field(default_factory=lambda: dict(DEFAULT_CODENAMES))
@@ -214,6 +218,7 @@ def _build(
     yanked = read_yanked(reader)
     version_files = tuple(_version_file(r, tree) for r in reader.tables("version-files"))
     packages = tuple(_package(r, tree) for r in reader.tables("packages"))
+    strict_wheels = reader.boolean("strict-wheels", False)
     pypi = _pypi(reader.sub("pypi"), env)
     images = tuple(_image(r, tree) for r in reader.tables("images"))
     registry = _registry(reader, env, bool(images))
@@ -236,6 +241,7 @@ def _build(
         yanked=yanked,
         version_files=version_files,
         packages=packages,
+        strict_wheels=strict_wheels,
         pypi=pypi,
         registry=registry,
         codenames=codenames,
@@ -277,8 +283,16 @@ def _version_file(reader: TableReader, tree: Listing) -> VersionFile:
 
 def _package(reader: TableReader, tree: Listing) -> Package:
     path = read_path(reader, "path", tree, kind="folder", required=True)
+    wheel_from = reader.string("wheel-from", "sdist")
+    if wheel_from not in WHEEL_FROM:
+        raise reader.error(
+            "wheel-from",
+            f"{wheel_from!r} is not one of {', '.join(repr(v) for v in WHEEL_FROM)} "
+            '("source": both files from the package folder, for an sdist that is not '
+            "self-contained)",
+        )
     reader.done()
-    package = Package(path=path)
+    package = Package(path=path, wheel_from=wheel_from)
     if tree.checked and not (tree.is_file(package.pyproject) or tree.is_file(f"{path}/setup.py")):
         raise reader.error("path", f"folder {path} has no pyproject.toml or setup.py")
     return package

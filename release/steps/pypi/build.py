@@ -30,9 +30,15 @@ from release.steps.pypi.dists import (
     dist_folder,
     load_built,
 )
-from release.steps.pypi.verify import smoke_install, twine_problems, version_problems
+from release.steps.pypi.verify import (
+    clash_warnings,
+    smoke_install,
+    twine_problems,
+    version_problems,
+)
 
 VERSION_HINT = "is the version file of every package listed under [[tool.release.version-files]]?"
+STRICT_HINT = "strict-wheels = true on [tool.release] makes clashing wheels an error"
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ def ensure_built(ctx: ReleaseContext) -> BuildOutcome:
     with lock:
         built = load_built(folder, ctx.commit, version)
         if built is not None:
+            if built.warnings and ctx.config.strict_wheels:
+                raise BuildFailure(_refused(version, built.warnings), STRICT_HINT)
             return BuildOutcome(built, fresh=False)
         return BuildOutcome(build_and_verify(ctx, folder), fresh=True)
 
@@ -86,15 +94,19 @@ class Build:
         """Local work: build and verify (or find the verified build of this commit)."""
         outcome = ensure_built(ctx)
         show_built(outcome.built)
+        if not outcome.fresh:  # a fresh build said them as it found them
+            for warning in outcome.built.warnings:
+                console.warn(warning)
         return outcome
 
     def describe(self, ctx: ReleaseContext, outcome: BuildOutcome) -> StepResult:
-        return StepResult(self.name, "dry-run", outcome.summary + " (nothing recorded)")
+        summary = outcome.summary + " (nothing recorded)"
+        return StepResult(self.name, "dry-run", summary, details=outcome.built.warnings)
 
     def publish(self, ctx: ReleaseContext, outcome: BuildOutcome) -> StepResult:
         built = outcome.built
         record = ctx.state.record("build", {"folder": str(built.folder), **built.to_json()})
-        return StepResult(self.name, "done", outcome.summary, record=record)
+        return StepResult(self.name, "done", outcome.summary, details=built.warnings, record=record)
 
     def run(self, ctx: ReleaseContext) -> StepResult:
         return run_staged(self, ctx)
@@ -104,12 +116,15 @@ def build_and_verify(ctx: ReleaseContext, folder: Path) -> Built:
     """Build every package into a staging folder, verify, then replace ``folder`` with it."""
     version = ctx.version.pep440
     packages = [p.path for p in ctx.config.packages]
+    from_source = [p.path for p in ctx.config.packages if p.wheel_from == "source"]
     staging = folder.parent / f".{folder.name}.{os.getpid()}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:
         epoch = ctx.git.commit_time(ctx.commit)
-        with release_tree(ctx) as tree, _build_progress(packages) as done:
-            dists = build_release(tree, packages, staging, epoch=epoch, on_done=done)
+        with release_tree(ctx) as tree, _build_progress(packages, from_source) as done:
+            dists = build_release(
+                tree, packages, staging, epoch=epoch, on_done=done, from_source=from_source
+            )
         paths = [staging / d.filename for d in dists]
         wrong = version_problems(dists, version)
         if wrong:
@@ -118,6 +133,11 @@ def build_and_verify(ctx: ReleaseContext, folder: Path) -> Built:
         if problems:
             raise BuildFailure(_refused(version, problems))
         wheels = [staging / d.filename for d in dists if d.kind == "wheel"]
+        warnings = clash_warnings(wheels)
+        if warnings and ctx.config.strict_wheels:
+            raise BuildFailure(_refused(version, warnings), STRICT_HINT)
+        for warning in warnings:
+            console.warn(warning)
         names = sorted({d.name for d in dists})
         console.info(
             f"smoke test: installing {', '.join(w.name for w in wheels)} into a fresh venv"
@@ -125,7 +145,9 @@ def build_and_verify(ctx: ReleaseContext, folder: Path) -> Built:
         smoke = smoke_install(wheels, names, version, offline=ctx.options.offline)
         if smoke.problems:
             raise BuildFailure(_refused(version, list(smoke.problems)))
-        built = Built(folder, version, ctx.commit, tuple(dists), dict(smoke.imports))
+        built = Built(
+            folder, version, ctx.commit, tuple(dists), dict(smoke.imports), tuple(warnings)
+        )
         (staging / MANIFEST).write_text(
             json.dumps(built.to_json(), indent=2) + "\n", encoding="utf-8"
         )
@@ -141,7 +163,9 @@ def _refused(version: str, problems: Sequence[str]) -> str:
 
 
 @contextmanager
-def _build_progress(packages: Sequence[str]) -> Iterator[Callable[[str], None]]:
+def _build_progress(
+    packages: Sequence[str], from_source: Sequence[str] = ()
+) -> Iterator[Callable[[str], None]]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     progress = Progress(
@@ -150,8 +174,10 @@ def _build_progress(packages: Sequence[str]) -> Iterator[Callable[[str], None]]:
         TimeElapsedColumn(),
         console=console.err(),
     )
+    how = {p: "sdist and wheel from the source folder" for p in from_source}
     tasks = {
-        p: progress.add_task(f"building {p} (sdist, then wheel from it)", total=1) for p in packages
+        p: progress.add_task(f"building {p} ({how.get(p, 'sdist, then wheel from it')})", total=1)
+        for p in packages
     }
 
     def done(package: str) -> None:

@@ -124,7 +124,14 @@ def project_names(ctx: ReleaseContext) -> list[str]:
 def build_planned(version: ReleaseVersion, config: Config, branch: str) -> str:
     """The plan's line for ``build``."""
     names = ", ".join(p.path for p in config.packages)
-    return f"build sdist and wheel of {names}; twine check, version check, smoke install"
+    line = f"build sdist and wheel of {names}"
+    source = [p.path for p in config.packages if p.wheel_from == "source"]
+    if source:
+        line += f' ({", ".join(source)}: both from the source folder, wheel-from = "source")'
+    line += "; twine check, version check, smoke install"
+    if config.strict_wheels:
+        line += "; clashing wheels refused (strict-wheels)"
+    return line
 
 
 def upload_planned(version: ReleaseVersion, config: Config, branch: str) -> str:

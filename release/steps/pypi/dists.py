@@ -6,6 +6,12 @@ isolated environment (uv installs into it when uv is available, pip otherwise), 
 ``SOURCE_DATE_EPOCH`` set to the tagged commit's time. Packages build in parallel threads
 (each build is a subprocess). ``release.steps.pypi.verify`` then checks the files.
 
+When the wheel built from the sdist fails, the wheel is tried from the source folder, only
+to say which it is: if that one builds, the sdist is not self-contained (it misses a file
+the build reads, such as a ``setup.py`` reading ``../README.md``), and the failure says so,
+with the file and both fixes. A package with ``wheel-from = "source"`` builds both files
+from its source folder.
+
 The verified files land in one folder per release, ``<git common dir>/release-dist/<version>/``,
 with a manifest (``release-build.json``) naming the commit they were built from: the
 folder survives between ``invoke build`` and ``invoke upload`` on one machine, is never in
@@ -17,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,10 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from release.core.errors import ReleaseError
-from release.core.text import tail
+from release.core.text import last_line, tail
 
 MANIFEST = "release-build.json"
 CHUNK = 1024 * 1024
@@ -72,6 +79,7 @@ class Built:
     commit: str
     dists: tuple[Dist, ...]
     imports: Mapping[str, str | None]  # module -> its __version__ (None: it has none)
+    warnings: tuple[str, ...] = ()  # what the wheels install that may clash (``clash``)
 
     def path(self, dist: Dist) -> Path:
         return self.folder / dist.filename
@@ -82,6 +90,7 @@ class Built:
             "commit": self.commit,
             "dists": [asdict(d) for d in self.dists],
             "imports": dict(self.imports),
+            "warnings": list(self.warnings),
         }
 
 
@@ -98,13 +107,14 @@ def load_built(folder: Path, commit: str, version: str) -> Built | None:
             return None
         dists = tuple(Dist(**entry) for entry in data["dists"])
         imports = dict(data.get("imports", {}))
+        warnings = tuple(str(w) for w in data.get("warnings", []))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     for dist in dists:
         path = folder / dist.filename
         if not path.is_file() or sha256_of(path) != dist.sha256:
             return None
-    return Built(folder, version, commit, dists, imports)
+    return Built(folder, version, commit, dists, imports, warnings)
 
 
 def sha256_of(path: Path) -> str:
@@ -152,8 +162,13 @@ def build_release(
     *,
     epoch: int,
     on_done: Callable[[str], None] | None = None,
+    from_source: Collection[str] = (),
 ) -> list[Dist]:
-    """sdist and wheel of every package (folders relative to ``tree``) into ``out``, in parallel."""
+    """sdist and wheel of every package (folders relative to ``tree``) into ``out``, in parallel.
+
+    The packages in ``from_source`` (``wheel-from = "source"``) build both files from the
+    source folder; the others build the wheel from the sdist.
+    """
     import sysconfig
 
     out.mkdir(parents=True, exist_ok=True)
@@ -164,7 +179,14 @@ def build_release(
 
     def one(package: str) -> list[Dist]:
         with tempfile.TemporaryDirectory(prefix="release-build-") as scratch:
-            files = build_package(tree / package, Path(scratch), epoch=epoch, installer=installer)
+            files = build_package(
+                tree / package,
+                Path(scratch),
+                epoch=epoch,
+                installer=installer,
+                name=package,
+                wheel_from="source" if package in from_source else "sdist",
+            )
             dists = []
             for kind, path in files:
                 target = out / path.name
@@ -180,13 +202,25 @@ def build_release(
     return [dist for result in results for dist in result]
 
 
-def build_package(source: Path, out: Path, *, epoch: int, installer: str) -> list[tuple[str, Path]]:
-    """Build the sdist of ``source``, then the wheel from the unpacked sdist, into ``out``."""
+def build_package(
+    source: Path,
+    out: Path,
+    *,
+    epoch: int,
+    installer: str,
+    name: str | None = None,
+    wheel_from: str = "sdist",
+) -> list[tuple[str, Path]]:
+    """Build the sdist of ``source``, then the wheel, into ``out``.
+
+    The wheel comes from the unpacked sdist, or with ``wheel_from="source"`` from ``source``.
+    ``name`` is the package as the configuration lists it (default: the folder's name).
+    """
     from build import BuildBackendException, BuildException, ProjectBuilder
     from build.env import DefaultIsolatedEnv
 
     runner = _runner({"SOURCE_DATE_EPOCH": str(epoch)})
-    name = source.name
+    name = name or source.name
     try:
         with DefaultIsolatedEnv(installer=installer) as env:  # type: ignore[arg-type]
             install = partial(install_requirements, env.path, env.python_executable, installer)
@@ -194,11 +228,20 @@ def build_package(source: Path, out: Path, *, epoch: int, installer: str) -> lis
             install(builder.build_system_requires)
             install(builder.get_requires_for_build("sdist"))
             sdist = Path(builder.build("sdist", out))
-            with tempfile.TemporaryDirectory(prefix="release-sdist-") as unpacked:
-                root = _unpack_sdist(sdist, Path(unpacked))
-                wheel_builder = ProjectBuilder.from_isolated_env(env, root, runner=runner)
-                install(wheel_builder.get_requires_for_build("wheel"))
-                wheel = Path(wheel_builder.build("wheel", out))
+            if wheel_from == "source":
+                install(builder.get_requires_for_build("wheel"))
+                wheel = Path(builder.build("wheel", out))
+            else:
+                with tempfile.TemporaryDirectory(prefix="release-sdist-") as unpacked:
+                    root = _unpack_sdist(sdist, Path(unpacked))
+                    wheel_builder = ProjectBuilder.from_isolated_env(env, root, runner=runner)
+                    try:
+                        install(wheel_builder.get_requires_for_build("wheel"))
+                        wheel = Path(wheel_builder.build("wheel", out))
+                    except BuildBackendException as error:
+                        if not _wheel_builds(builder, install):
+                            raise
+                        raise not_self_contained(name, _backend_text(error), root) from None
     except BuildBackendException as error:
         raise BuildFailure(f"{name} did not build: {_backend_output(error)}") from None
     except subprocess.CalledProcessError as error:
@@ -271,10 +314,73 @@ def _runner(extra: Mapping[str, str]) -> Callable[..., None]:
 
 
 def _backend_output(error: Exception) -> str:
+    return tail(_backend_text(error))
+
+
+def _backend_text(error: Exception) -> str:
+    """All a failed backend hook printed (its own error last), or the error itself."""
     cause = getattr(error, "exception", None)
     if isinstance(cause, subprocess.CalledProcessError):
-        return tail((cause.stderr or "") + (cause.output or ""))
+        return (cause.output or "") + (cause.stderr or "")
     return str(error)
+
+
+def _wheel_builds(builder: Any, install: Callable[[Collection[str]], None]) -> bool:
+    """Whether the wheel builds from the source folder (into a scratch folder, then dropped)."""
+    from build import BuildBackendException, BuildException
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="release-source-wheel-") as scratch:
+            install(builder.get_requires_for_build("wheel"))
+            builder.build("wheel", scratch)
+    except (BuildBackendException, BuildException, subprocess.CalledProcessError, OSError):
+        return False
+    return True
+
+
+# A file the backend looked for and did not find, in the errors Python and the backends give.
+_MISSING = (
+    re.compile(r"No such file or directory: (?P<q>['\"])(?P<path>.+?)(?P=q)"),
+    re.compile(r"(?:[Ff]ile|[Dd]irectory) (?P<q>['\"]?)(?P<path>\S+?)(?P=q) does not exist"),
+    re.compile(r"does not exist: (?P<q>['\"]?)(?P<path>\S+?)(?P=q)\s*$"),
+)
+
+
+def missing_file(output: str, root: Path | None = None) -> tuple[str, str] | None:
+    """The file a failed build looked for, and the error line that names it (the last one).
+
+    A path inside the unpacked sdist ``root`` is shown relative to it, as the package's
+    author wrote it (``../README.md``).
+    """
+    for line in reversed(output.splitlines()):
+        for pattern in _MISSING:
+            match = pattern.search(line)
+            if match is None:
+                continue
+            raw = match["path"]
+            shown = raw
+            if root is not None and os.path.isabs(raw):
+                inside = os.path.commonpath([os.path.normpath(raw), str(root.parent)])
+                if inside == str(root.parent):
+                    shown = os.path.relpath(os.path.normpath(raw), root)
+            return shown, line.strip().replace(raw, shown)
+    return None
+
+
+def not_self_contained(package: str, output: str, root: Path | None = None) -> BuildFailure:
+    """The wheel fails from the sdist and builds from the source folder: say which file, and
+    both fixes."""
+    found = missing_file(output, root)
+    if found is not None:
+        looked = f"the build looked for {found[0]}, which the sdist does not hold ({found[1]})"
+    else:
+        looked = f"the build looked for a file the sdist does not hold ({last_line(output)})"
+    return BuildFailure(
+        f"{package}: the wheel built from its sdist fails where the source folder builds, so "
+        f"the sdist is not self-contained: {looked}",
+        "make the sdist complete (add the file in MANIFEST.in, or read it from inside the "
+        'package), or set wheel-from = "source" on this package in [[tool.release.packages]]',
+    )
 
 
 def _unpack_sdist(sdist: Path, into: Path) -> Path:

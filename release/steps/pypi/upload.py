@@ -141,7 +141,7 @@ class Upload:
                 summary += f"; {len(results) - len(uploaded)} were already there"
         details = tuple(
             f"{r.dist.filename}: {r.status}" + (f" ({r.url})" if r.url else "") for r in results
-        )
+        ) + tuple(plan.built.warnings)
         return StepResult(self.name, "done", summary, details=details, record=record)
 
     def run(self, ctx: ReleaseContext) -> StepResult:

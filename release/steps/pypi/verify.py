@@ -8,7 +8,10 @@ For the release as a whole:
   release's own distributions from the local files (third-party dependencies may come
   from the default index), then an import of every top-level module of every wheel (names
   read from its RECORD) and a comparison of its ``__version__``, when it has one, with
-  the tag.
+  the tag;
+- what the wheels install together (``release.steps.pypi.clash``): a top-level package with
+  a generic name, or one file installed by two of the wheels, is a warning (an error under
+  ``strict-wheels``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.core.text import tail
+from release.steps.pypi.clash import installed_paths, wheel_warnings
 from release.steps.pypi.dists import BuildFailure, Dist, clean_environment, uv_binary
 
 
@@ -74,6 +78,16 @@ def import_names(wheel: Path) -> list[str]:
     A package is the shortest folder path with an ``__init__.py`` (so a namespace package
     ``ns/sub/__init__.py`` gives ``ns.sub``); a module at the root is its file's stem.
     """
+    return names_from_paths(record_paths(wheel))
+
+
+def clash_warnings(wheels: Sequence[Path]) -> list[str]:
+    """Generic top-level names, and files installed by two of ``wheels`` (``clash``)."""
+    return wheel_warnings({w.name: installed_paths(record_paths(w)) for w in wheels})
+
+
+def record_paths(wheel: Path) -> list[str]:
+    """The paths a wheel's RECORD lists: every file it installs."""
     with zipfile.ZipFile(wheel) as archive:
         record = next(
             (
@@ -86,8 +100,7 @@ def import_names(wheel: Path) -> list[str]:
         if record is None:
             raise BuildFailure(f"{wheel.name} has no RECORD")
         text = archive.read(record).decode("utf-8")
-    paths = [row[0] for row in csv.reader(io.StringIO(text)) if row]
-    return names_from_paths(paths)
+    return [row[0] for row in csv.reader(io.StringIO(text)) if row]
 
 
 def names_from_paths(paths: Sequence[str]) -> list[str]:
