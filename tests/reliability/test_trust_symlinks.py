@@ -139,6 +139,7 @@ def test_a_version_file_linked_outside_the_repository_is_refused_in_the_pre_flig
     assert outside.read_bytes() == before
     assert "Building" not in outcome.output  # the pre-flight refused: nothing was built
     assert world.repo.git("status", "--porcelain") == ""
+    assert len(world.repo.git("worktree", "list").splitlines()) == 1  # no release tree left
 
 
 def test_a_post_release_writes_no_version_through_a_link(make_world: MakeWorld) -> None:
@@ -152,6 +153,7 @@ def test_a_post_release_writes_no_version_through_a_link(make_world: MakeWorld) 
     assert_refused(world, outcome, f"{LINKED} is a symbolic link (to {outside})")
     assert outside.read_bytes() == before
     assert world.repo.git("status", "--porcelain") == ""
+    assert len(world.repo.git("worktree", "list").splitlines()) == 1  # no release tree left
 
 
 def release(world: World, tag: str) -> Outcome:
