@@ -2,10 +2,12 @@
 ``--apply`` to move it there (backwards included: the rollback of a yanked release).
 
 The configuration, and above all ``yanked``, comes from the tip of the remote's default
-branch (``origin/main:pyproject.toml`` after a fetch of that branch, as
-``release.run.protect`` reads it), so a rollback is a reviewed commit to the default branch
-followed by ``invoke channels --apply``. Without that branch the working tree's
-``pyproject.toml`` is read, and the task says so.
+branch (``origin/main:pyproject.toml`` after a fetch of that branch, named and read as
+``release.run.rules`` does for every release), so a rollback is a reviewed commit to the
+default branch followed by ``invoke channels --apply``. When that branch configures no
+images, the working tree's images stand in with the default branch's rules in force (an
+image it does not list moves the default channels), and the task says so; when the branch
+cannot be named or read, the task refuses.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from release.core import console
 from release.core.config import Config, Image, load_config
-from release.core.errors import ReleaseError
+from release.core.errors import PreflightError, ReleaseError
 from release.core.git import Git
 from release.core.version import ReleaseVersion
 from release.steps.images.channel_moves import observe
@@ -38,22 +40,33 @@ from release.steps.images.registry import RegistryClient
 def channel_config(git: Git, env: Mapping[str, str], *, offline: bool) -> Config:
     """The ``[tool.release]`` of the remote default branch's tip, ``yanked`` included.
 
-    ``release.run.protect.read_policy`` fetches ``<remote>/<default-branch>`` (unless
-    ``offline``) and reads it; the working tree's configuration only names the remote and
-    branch, and stands in (with the default branch's rules in force) when that branch has
-    no images configured or cannot be read.
+    ``release.run.rules.read_policy`` names the default branch outside any commit's
+    configuration, fetches it (unless ``offline``) and reads it; the working tree's
+    configuration names the remote (outside GitHub Actions) and stands in, with the default
+    branch's rules in force, when that branch configures no images. Raises
+    ``PreflightError`` when the default branch cannot be named or read.
     """
-    from release.run import protect
+    from release.run import rules
 
     working = load_config(git.root, env, check_paths=False)
-    policy = protect.read_policy(git, working, env, offline)
-    for line in (*policy.notices, *policy.problems):
+    policy = rules.read_policy(
+        git,
+        env,
+        offline,
+        remote=rules.rules_remote(env, working),
+        fallback=working.default_branch,
+    )
+    for line in policy.notices:
         console.notice(line)
-    if policy.config is not None and policy.config.images:
+    if policy.problems or policy.config is None:
+        raise PreflightError(list(policy.problems))
+    if policy.config.images:
         return policy.config
-    if policy.config is not None:
-        console.notice(f"{policy.where} configures no images: using the working tree's images")
-    return policy.govern(working)
+    console.notice(f"{policy.where} configures no images: using the working tree's images")
+    config, notices = policy.effective(working)
+    for line in notices:
+        console.notice(line)
+    return config
 
 
 @dataclass(frozen=True)

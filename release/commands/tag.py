@@ -1,14 +1,15 @@
 """``invoke tag --version X.Y.Z``: the maintainer's side of seed 3.3.2 in one command.
 
-It refuses unless the version is valid, the current branch may be released, the
-tree is clean and the branch equals its remote tip (after a fetch); it refuses a
-version whose tag exists in any spelling, here or on the remote, and a final or
-post version lower than the highest final of its major unless ``--backport`` is
-given on a ``release/*`` branch. Then it creates an annotated tag on ``HEAD``
-(signed with ``--sign``, or always when the default branch sets
-``require-signed-tags``) and pushes that tag and nothing else: CI takes over.
+It refuses unless the version is valid, the current branch may be released (the
+``branches`` of the remote's default branch, ``release.run.rules``), the tree is clean
+and the branch equals its remote tip (after a fetch); it refuses a version whose tag
+exists in any spelling, here or on the remote, and a final or post version lower than
+the highest final of its major unless ``--backport`` is given on a ``release/*`` branch.
+Then it creates an annotated tag on ``HEAD`` (signed with ``--sign``, or always when the
+default branch sets ``require-signed-tags``) and pushes that tag and nothing else: CI
+takes over.
 
-Observing (git reads, one fetch, one ``ls-remote``) is separate from deciding
+Observing (git reads, fetches, ``ls-remote``) is separate from deciding
 (``tag_problems``, pure) and from acting (``git tag``, ``git push``).
 """
 
@@ -20,12 +21,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from release.core import console
+from release.core.config import Config
 from release.core.errors import PreflightError, ReleaseError, StepError, UsageError
 from release.core.files import matches_any
 from release.core.git import Git, GitError
 from release.core.version import Kind, ReleaseVersion, parse_tag, parse_version, try_parse_tag
 from release.pipeline.preflight import tagged_config, working_tree_config
-from release.run import protect
+from release.run import rules
 
 BACKPORT_BRANCHES = ("release/*",)
 RELEASE_WORKFLOW = ".github/workflows/release.yml"
@@ -179,14 +181,15 @@ def cut_tag(
     """Check, create and push the version tag on ``HEAD``; return the tag's name."""
     env = dict(env if env is not None else os.environ)
     git = Git.discover()
-    prefix = working_tree_config(git, env).tag_prefix
+    working = working_tree_config(git, env)
+    prefix = working.tag_prefix
     version = _parse(version_text, prefix)
     tag = version.tag(prefix)
     head = git.head()
     if head is None:
         raise ReleaseError("the repository has no commits to tag")
-    config = tagged_config(git, head, env, "HEAD")
-    remote = remote or config.remote
+    tagged_config(git, head, env, "HEAD")  # what CI will read at the tag must be valid
+    remote = remote or rules.rules_remote(env, working)
     url = git.remote_url(remote)
     if url is None:
         raise ReleaseError(
@@ -194,8 +197,15 @@ def cut_tag(
             f"add it (git remote add {remote} <url>), or name another with --remote",
         )
     seen = observe(git, remote, prefix)
-    policy = protect.read_policy(git, config, env, offline=False)
-    problems = [*tag_problems(version, prefix, config.branches, seen, backport=backport)]
+    # branches and require-signed-tags are the default branch's (release.run.rules), never
+    # those of the commit being tagged.
+    policy = rules.read_policy(
+        git, env, offline=False, remote=remote, fallback=working.default_branch
+    )
+    for line in policy.notices:
+        console.notice(line)
+    branches = (policy.config or Config()).branches
+    problems = [*tag_problems(version, prefix, branches, seen, backport=backport)]
     problems += policy.problems
     if problems:
         raise PreflightError(problems)

@@ -55,6 +55,7 @@ class TagInfo:
     annotated: bool
     tagger_name: str | None = None
     tagger_email: str | None = None
+    object_id: str | None = None  # what the tag ref names: the tag object, or the commit
 
 
 class Git:
@@ -161,8 +162,8 @@ class Git:
             return None
         objtype, peeled, obj, tagger, email = line.split("\0")
         if objtype == "tag":
-            return TagInfo(name, peeled, True, tagger or None, email.strip("<>") or None)
-        return TagInfo(name, obj, False)
+            return TagInfo(name, peeled, True, tagger or None, email.strip("<>") or None, obj)
+        return TagInfo(name, obj, False, object_id=obj)
 
     def tags(self, pattern: str = "*") -> list[str]:
         return [t for t in self.out("tag", "--list", pattern).splitlines() if t]
@@ -199,6 +200,27 @@ class Git:
     def remote_url(self, remote: str) -> str | None:
         result = self.run("remote", "get-url", remote, check=False)
         return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def remote_head(self, remote: str) -> str | None:
+        """The branch the remote's ``HEAD`` names (``git ls-remote --symref``), as the remote
+        has it now; None when its ``HEAD`` names no branch. Raises ``GitError`` when the
+        remote cannot be read."""
+        out = self.out("ls-remote", "--symref", remote, "HEAD")
+        for line in out.splitlines():
+            target, _, name = line.partition("\t")
+            if name == "HEAD" and target.startswith("ref: refs/heads/"):
+                return target.removeprefix("ref: refs/heads/") or None
+        return None
+
+    def tracking_head(self, remote: str) -> str | None:
+        """The branch ``refs/remotes/<remote>/HEAD`` names (the remote's ``HEAD`` as last
+        fetched, set by ``git clone`` or ``git remote set-head``); None without it."""
+        result = self.run("symbolic-ref", "--quiet", f"refs/remotes/{remote}/HEAD", check=False)
+        prefix = f"refs/remotes/{remote}/"
+        ref = result.stdout.strip()
+        if result.returncode != 0 or not ref.startswith(prefix):
+            return None
+        return ref.removeprefix(prefix) or None
 
     def fetch(self, remote: str, *refspecs: str, unshallow: bool = False) -> None:
         args = ["fetch", "--quiet", "--no-tags"]

@@ -20,7 +20,7 @@ from release.core.errors import ConfigError, PreflightError, ReleaseError, Usage
 from release.core.files import matches_any
 from release.core.git import Git
 from release.core.version import Kind, ReleaseVersion, parse_tag, try_parse_tag
-from release.run import protect
+from release.run import protect, rules
 from release.run.context import Options, ReleaseContext
 from release.run.plan import Observed, make_plan
 from release.run.step import load_checks
@@ -54,12 +54,17 @@ def resolve_tag(git: Git, given: str | None, env: Mapping[str, str], prefix: str
 
 
 def working_tree_config(git: Git, env: Mapping[str, str]) -> Config:
-    """The configuration of the working tree, read only to learn the tag prefix."""
+    """The configuration of the working tree: the tag prefix, and (outside GitHub Actions) the
+    remote and the fallback default branch the rules are read from (``release.run.rules``)."""
     return load_config(git.root, env, check_paths=False)
 
 
 def tagged_config(git: Git, commit: str, env: Mapping[str, str], tag: str) -> Config:
-    """The configuration of the tagged commit, with paths checked against its tree."""
+    """The configuration of the tagged commit, with paths checked against its tree.
+
+    Its rules are not in force: ``resolve`` replaces them with the default branch's
+    (``release.run.rules.effective_config``).
+    """
     text = git.show(commit, "pyproject.toml")
     if text is None:
         raise ConfigError(f"{tag} has no pyproject.toml in the repository root")
@@ -75,11 +80,14 @@ def tagged_config(git: Git, commit: str, env: Mapping[str, str], tag: str) -> Co
 def resolve(tag_arg: str | None, options: Options, start: Path | None = None) -> ReleaseContext:
     """Everything a step needs to know about the tag, found without side effects.
 
-    Raises for fatal problems; the remaining pre-flight problems land in the plan.
+    The configuration is the effective one: the tagged commit's, with every rule read from
+    the remote's default branch (``release.run.rules``). Raises for fatal problems; the
+    remaining pre-flight problems land in the plan.
     """
     git = Git.discover(start)
     env = options.env
-    prefix = working_tree_config(git, env).tag_prefix
+    working = working_tree_config(git, env)
+    prefix = working.tag_prefix
     tag = resolve_tag(git, tag_arg, env, prefix)
     version = parse_tag(tag, prefix)
     info = git.tag(tag)
@@ -89,17 +97,28 @@ def resolve(tag_arg: str | None, options: Options, start: Path | None = None) ->
             f"create it with `invoke tag --version {version.pep440}`, "
             f"or fetch it with `git fetch origin tag {tag}`",
         )
-    config = tagged_config(git, info.commit, env, tag)
+    moved = protect.moved_tag_problem(env, tag, info)
+    if moved is not None:
+        raise ReleaseError(*moved)
+    tagged = tagged_config(git, info.commit, env, tag)
     problems: list[str] = []
     notices: list[str] = []
-    problems += _spelling_problems(git, tag, version, config.tag_prefix)
-    branch = _branch(git, info.commit, config, options, notices, problems)
-    # maintainers, signed tags and yanked come from the tip of the default branch
-    # (docs/protection.md "Protected releases"), never from the tagged commit.
-    policy = protect.read_policy(git, config, env, options.offline)
-    config = policy.govern(config)
+    problems += _spelling_problems(git, tag, version, tagged.tag_prefix)
+    # The rules come from the tip of the default branch (docs/protection.md "Where the rules
+    # are read"), never from the tagged commit; the branch refs are listed before that
+    # branch is fetched, to tell whether the clone can say where the tag belongs.
+    remote = rules.rules_remote(env, working)
+    refs = _branch_refs(git, remote)
+    policy = rules.read_policy(
+        git, env, options.offline, remote=remote, fallback=working.default_branch
+    )
+    config, image_notices = policy.effective(tagged)
     notices += policy.notices
+    notices += image_notices
     problems += policy.problems
+    branch = None
+    if not policy.problems:  # which branches are allowed is unknown otherwise
+        branch = _branch(git, info.commit, config, options, refs, policy.where, notices, problems)
     problems += _clean_tree_problems(git, config, version)
     if version.kind is Kind.POST:
         problems += _post_problems(git, info.commit, version, config)
@@ -139,29 +158,39 @@ def _branch(
     commit: str,
     config: Config,
     options: Options,
+    refs: set[str],
+    where: str,
     notices: list[str],
     problems: list[str],
 ) -> str | None:
+    """The allowed branch (``config.branches``, the default branch's) the tag belongs to.
+
+    ``refs`` are the clone's branch names as they were before the rules were fetched.
+    """
     candidates = _allowed_branches(git, commit, config)
-    if not candidates and _needs_fetch(git, config):
+    if _needs_fetch(git, config, candidates, refs):
         if options.offline:
-            problems.append(
-                "this clone lacks the branch history to tell where the tag belongs, and "
-                "--offline forbids fetching it: fetch it (in GitHub Actions, "
-                "actions/checkout with fetch-depth: 0)"
+            if not candidates:
+                problems.append(
+                    "this clone lacks the branch history to tell where the tag belongs, and "
+                    "--offline forbids fetching it: fetch it (in GitHub Actions, "
+                    "actions/checkout with fetch-depth: 0)"
+                )
+                return None
+        else:
+            notices.append(
+                f"this clone lacks the branch history to tell where the tag belongs: "
+                f"fetched the branches from {config.remote}"
             )
-            return None
-        notices.append(
-            f"this clone lacks the branch history to tell where the tag belongs: "
-            f"fetched the branches from {config.remote}"
-        )
-        git.fetch(config.remote, f"+refs/heads/*:refs/remotes/{config.remote}/*", unshallow=True)
-        candidates = _allowed_branches(git, commit, config)
+            git.fetch(
+                config.remote, f"+refs/heads/*:refs/remotes/{config.remote}/*", unshallow=True
+            )
+            candidates = _allowed_branches(git, commit, config)
     allowed = ", ".join(config.branches)
     if not candidates:
         problems.append(
-            f"the tagged commit {commit[:12]} is not on an allowed branch ({allowed}): "
-            "tag a commit of one of them"
+            f"the tagged commit {commit[:12]} is not on an allowed branch ({allowed}), as "
+            f"tool.release.branches on {where} says: tag a commit of one of them"
         )
         return None
     if options.branch:
@@ -188,18 +217,22 @@ def _allowed_branches(git: Git, commit: str, config: Config) -> list[str]:
     return sorted(name for name in names if config.branch_allowed(name))
 
 
-def _needs_fetch(git: Git, config: Config) -> bool:
-    """The clone cannot decide: it is shallow, or it has no ref of any allowed branch."""
+def _branch_refs(git: Git, remote: str) -> set[str]:
+    """The clone's local and ``remote``-tracking branch names (``origin/x`` -> ``x``)."""
+    refs = git.out("for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes")
+    return {
+        ref.split("/", 1)[1] if ref.startswith(remote + "/") else ref for ref in refs.splitlines()
+    }
+
+
+def _needs_fetch(git: Git, config: Config, candidates: list[str], refs: set[str]) -> bool:
+    """The clone cannot decide: it is shallow (some branches may hide the commit), or it
+    found no allowed branch and had no ref of any allowed branch."""
     if git.remote_url(config.remote) is None:
         return False
     if git.is_shallow():
         return True
-    refs = git.out("for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes")
-    names = {
-        ref.split("/", 1)[1] if ref.startswith(config.remote + "/") else ref
-        for ref in refs.splitlines()
-    }
-    return not any(config.branch_allowed(name) for name in names)
+    return not candidates and not any(config.branch_allowed(name) for name in refs)
 
 
 def _clean_tree_problems(git: Git, config: Config, version: ReleaseVersion) -> list[str]:

@@ -1,10 +1,8 @@
-"""Who may release, and signed tags (docs/protection.md "Protected releases").
+"""Who may release, signed tags, and a tag that moved (docs/protection.md "Protected releases").
 
-``maintainers``, ``require-signed-tags``, ``allowed-signers`` and ``yanked`` are
-read from the tip of the remote's default branch (``origin/main``, fetched first
-unless ``--offline``), never from the tagged commit: a branch cannot grant itself
-the right to release by editing its own ``pyproject.toml``. Without a remote the
-local default branch is read instead, and the tool says so.
+The rules (``maintainers``, ``require-signed-tags``, ``allowed-signers`` ...) are read from
+the tip of the remote's default branch, never from the tagged commit: ``release.run.rules``
+names that branch outside the tagged commit and reads it into a ``Policy``.
 
 The person releasing is ``GITHUB_ACTOR`` in GitHub Actions (and
 ``GITHUB_TRIGGERING_ACTOR`` when someone else re-ran the workflow: both must be
@@ -12,51 +10,30 @@ maintainers), else the tagger of an annotated tag, else ``git config user.email`
 An entry of ``maintainers`` matches a GitHub login, a tagger's name or an e-mail,
 ignoring case.
 
+In GitHub Actions, a run started by the push of the released tag (``GITHUB_REF``) releases
+the commit that push named (``GITHUB_SHA``) or nothing: a tag moved since is refused.
+
 These checks guard the tool's own runs. The real protection is the repository's
 settings: the ``release`` environment with required reviewers, which holds the
 secrets, and rules that restrict who may push ``version/*`` tags (docs/protection.md, "Repository
 settings").
 
-``read_policy`` does the git reads; the decisions (``releasers``,
-``maintainer_problems``, ``signature_problems``) are pure functions over data.
+The decisions (``releasers``, ``maintainer_problems``, ``signature_problems``,
+``moved_tag_problem``) are pure functions over data.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.core.config import Config, parse_config
-from release.core.errors import PreflightError, ReleaseError
-from release.core.git import Git, GitError, TagInfo
+from release.core.config import Config
+from release.core.git import Git, TagInfo
+from release.run.rules import Policy
 
 SIGNATURE_MARKERS = ("-----BEGIN PGP SIGNATURE-----", "-----BEGIN SSH SIGNATURE-----")
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The release rules of the default branch, and where they were read."""
-
-    where: str  # "origin/main" (or the local "main"): named in every refusal
-    commit: str | None  # the tip the rules were read from; None when it was not found
-    config: Config | None  # the default branch's [tool.release]; None when it was not found
-    notices: tuple[str, ...] = ()
-    problems: tuple[str, ...] = ()
-
-    def govern(self, config: Config) -> Config:
-        """``config`` (of the tagged commit) with the default branch's rules in force."""
-        if self.config is None:
-            return config
-        return dataclasses.replace(
-            config,
-            maintainers=self.config.maintainers,
-            require_signed_tags=self.config.require_signed_tags,
-            allowed_signers=self.config.allowed_signers,
-            yanked=self.config.yanked,
-        )
 
 
 @dataclass(frozen=True)
@@ -69,101 +46,6 @@ class Releaser:
     @property
     def shown(self) -> str:
         return " ".join([self.identities[0], *(f"<{i}>" for i in self.identities[1:])])
-
-
-# -- reading the default branch ------------------------------------------------
-
-
-def read_policy(git: Git, config: Config, env: Mapping[str, str], offline: bool) -> Policy:
-    """The rules on the tip of ``<remote>/<default-branch>`` (fetched unless ``offline``).
-
-    ``config`` is the tagged commit's: it only says which remote and branch to read.
-    Without that remote-tracking branch the local branch is read, with a notice. When
-    neither exists the rules cannot be read: a problem when the tagged commit's own
-    configuration restricts releases (its protection would silently vanish), else a notice.
-    """
-    remote, branch = config.remote, config.default_branch
-    tracking = f"{remote}/{branch}"
-    if git.remote_url(remote) is None:
-        reason = f"there is no remote {remote}"
-    else:
-        on_remote = offline or _fetch(git, remote, branch)
-        commit = git.rev(f"refs/remotes/{tracking}") if on_remote else None
-        if commit is not None:
-            return _policy_at(git, tracking, commit, env, [])
-        reason = (
-            f"{remote} has no branch {branch}" if not on_remote else f"this clone has no {tracking}"
-        )
-    local = git.rev(f"refs/heads/{branch}")
-    rules = "tool.release.maintainers, allowed-signers and yanked"
-    if local is not None:
-        notice = f"{reason}: {rules} are read from the local branch {branch}"
-        return _policy_at(git, branch, local, env, [notice])
-    missing = f"{reason} and no local branch {branch}: {rules} cannot be read from it"
-    if config.maintainers or config.require_signed_tags:
-        fix = "fetch it (or run without --offline)" if offline else "push it"
-        problem = (
-            f"{missing}: {fix}, or set tool.release.default-branch to the branch that has them"
-        )
-        return Policy(tracking, None, None, problems=(problem,))
-    return Policy(tracking, None, None, notices=(f"{missing} (set tool.release.default-branch)",))
-
-
-def _fetch(git: Git, remote: str, branch: str) -> bool:
-    """Fetch the remote's default branch; False when the remote has no such branch."""
-    try:
-        git.fetch(remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
-    except GitError as error:
-        if "couldn't find remote ref" in error.stderr:
-            return False
-        raise ReleaseError(
-            f"cannot fetch {remote}/{branch} to read tool.release.maintainers: {error.message}",
-            f"check that {remote} is reachable, or pass --offline to read {remote}/{branch} "
-            "as last fetched",
-        ) from None
-    return True
-
-
-def _policy_at(
-    git: Git, where: str, commit: str, env: Mapping[str, str], notices: list[str]
-) -> Policy:
-    text = git.show(commit, "pyproject.toml")
-    config = default_branch_rules(text, env, where)
-    if text is None or "release" not in _tool_tables(text):
-        notices.append(f"{where} has no [tool.release] table: nobody is restricted from releasing")
-    return Policy(where, commit, config, notices=tuple(notices))
-
-
-def _tool_tables(text: str) -> set[str]:
-    import tomllib
-
-    try:
-        return set(tomllib.loads(text).get("tool", {}))
-    except tomllib.TOMLDecodeError:
-        return set()
-
-
-def default_branch_rules(text: str | None, env: Mapping[str, str], where: str) -> Config:
-    """The default branch's ``[tool.release]`` (pure); defaults when it has none yet.
-
-    Paths are not checked against the tree: only the rules are used from it.
-    """
-    if text is None or "release" not in _tool_tables(text):
-        return Config()
-    return parse_config(text, None, env, source=f"pyproject.toml on {where}")
-
-
-def default_branch_config(
-    git: Git, config: Config, env: Mapping[str, str], offline: bool
-) -> Config:
-    """``config`` with the rules of the default branch's tip in force (``Policy.govern``).
-
-    Raises ``PreflightError`` when the rules cannot be read and ``config`` restricts releases.
-    """
-    policy = read_policy(git, config, env, offline)
-    if policy.problems:
-        raise PreflightError(list(policy.problems))
-    return policy.govern(config)
 
 
 # -- who releases --------------------------------------------------------------
@@ -323,3 +205,27 @@ def problems(
             tag, verify(git, tag, info, signers), rules, policy.where, remote
         )
     return found
+
+
+# -- a moved tag -----------------------------------------------------------------
+
+
+def moved_tag_problem(env: Mapping[str, str], tag: str, info: TagInfo) -> tuple[str, str] | None:
+    """(problem, fix) when a GitHub Actions run of the push of ``tag`` (``GITHUB_REF``) finds
+    the tag on another commit than the push named (``GITHUB_SHA``); None otherwise (pure).
+
+    ``GITHUB_SHA`` is the tagged commit (the tag object's id is accepted too: it names one
+    commit for good).
+    """
+    if env.get("GITHUB_ACTIONS") != "true" or env.get("GITHUB_REF") != f"refs/tags/{tag}":
+        return None
+    pushed = env.get("GITHUB_SHA", "").strip().lower()
+    if not pushed or pushed in (info.commit, info.object_id):
+        return None
+    return (
+        f"{tag} points to commit {info.commit}, but the workflow runs for the push of {tag} "
+        f"at commit {pushed} (GITHUB_SHA): the tag moved after it was pushed, and what it "
+        "points to now is not what was pushed",
+        "a pushed version tag never moves: release a new version instead, and block tag "
+        "updates with a tag ruleset (docs/protection.md, Repository settings)",
+    )

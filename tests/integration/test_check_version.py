@@ -237,20 +237,18 @@ def test_tag_on_two_branches_belongs_to_the_default_branch_or_needs_branch(tmp_p
     repo.tag("version/1.0.0")
     result = repo.invoke("check-version", "--json", "--offline", "--skip-credentials")
     assert result.returncode == 0, result.stderr
-    # Without main among them, the choice is the user's.
-    text = (repo.path / "pyproject.toml").read_text()
-    repo.write(
-        "pyproject.toml", text.replace('default-branch = "main"', 'default-branch = "develop"')
-    )
-    repo.commit("other default")
-    repo.push()
-    repo.git("push", "-q", "origin", "HEAD:refs/heads/release/1.1")
+    # Without the default branch among them, the choice is the user's.
+    repo.git("checkout", "-q", "-b", "release/1.1")
+    repo.write("NOTES.md", "a fix for 1.x\n")
+    repo.commit("a fix for 1.x")
+    repo.push("release/1.1")
+    repo.git("push", "-q", "origin", "HEAD:refs/heads/release/1.2")
     repo.git("fetch", "-q", "origin")
     repo.tag("version/1.1.0")
     ambiguous = repo.invoke(
         "check-version", "--tag", "version/1.1.0", "--offline", "--skip-credentials"
     )
-    assert_one_clear_line(ambiguous, 1, "on several allowed branches (main, release/1.1)")
+    assert_one_clear_line(ambiguous, 1, "on several allowed branches (release/1.1, release/1.2)")
     chosen = repo.invoke(
         "check-version",
         "--tag",

@@ -7,15 +7,15 @@ import pytest
 from release.core.config import Config
 from release.core.git import TagInfo
 from release.run.protect import (
-    Policy,
     Releaser,
     Verification,
-    default_branch_rules,
     is_signed,
     maintainer_problems,
+    moved_tag_problem,
     releasers,
     signature_problems,
 )
+from release.run.rules import Policy, default_branch_rules
 
 TAG = "version/1.2.0"
 ANNOTATED = TagInfo(TAG, "c0ffee", True, "Alice Smith", "alice@example.org")
@@ -150,3 +150,46 @@ def test_a_default_branch_without_a_release_table_restricts_nobody() -> None:
     assert default_branch_rules("[project]\nname = 'x'\n", {}, "origin/main") == Config()
     rules = default_branch_rules('[tool.release]\nmaintainers = ["alice"]\n', {}, "origin/main")
     assert rules.maintainers == ("alice",)
+
+
+def test_a_default_branch_with_invalid_toml_is_an_error_not_the_defaults() -> None:
+    from release.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"pyproject\.toml on origin/main is not valid TOML"):
+        default_branch_rules("[tool.release\n", {}, "origin/main")
+
+
+PUSHED = {"GITHUB_ACTIONS": "true", "GITHUB_REF": f"refs/tags/{TAG}", "GITHUB_SHA": "c0ffee"}
+
+
+def test_a_tag_that_still_points_where_it_was_pushed_passes() -> None:
+    assert moved_tag_problem(PUSHED, TAG, ANNOTATED) is None
+    tag_object = TagInfo(TAG, "c0ffee", True, object_id="7a90b1")
+    assert moved_tag_problem({**PUSHED, "GITHUB_SHA": "7A90B1"}, TAG, tag_object) is None
+
+
+def test_a_moved_tag_is_refused_naming_both_commits() -> None:
+    moved = moved_tag_problem({**PUSHED, "GITHUB_SHA": "badc0de"}, TAG, ANNOTATED)
+    assert moved is not None
+    problem, fix = moved
+    assert "version/1.2.0 points to commit c0ffee" in problem
+    assert "at commit badc0de (GITHUB_SHA)" in problem
+    assert "never moves" in fix
+
+
+MOVED = {**PUSHED, "GITHUB_SHA": "badc0de"}
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {**MOVED, "GITHUB_ACTIONS": ""},  # not in GitHub Actions
+        {**MOVED, "GITHUB_REF": "refs/heads/main"},  # a run that is not the tag's push
+        {**MOVED, "GITHUB_REF": "refs/tags/version/1.2.1"},  # another tag's push
+        {**MOVED, "GITHUB_SHA": ""},  # nothing to compare with
+    ],
+)
+def test_the_moved_tag_check_applies_only_to_the_run_of_the_tags_push(
+    env: dict[str, str],
+) -> None:
+    assert moved_tag_problem(env, TAG, ANNOTATED) is None
