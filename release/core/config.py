@@ -35,7 +35,12 @@ DEFAULT_POST_ALLOWED = (
     "**/*.lock",
     "**/package-lock.json",
 )
-DEFAULT_CODENAMES: Mapping[int, str] = {1: "troltunga", 2: "harukas", 3: "petronas"}
+DEFAULT_CODENAMES: Mapping[int, str] = {
+    1: "troltunga",
+    2: "harukas",
+    3: "petronas",
+    4: "cotopaxi",
+}
 DEFAULT_COMMIT_MESSAGE = "Updated the version to {version}"
 PYPI_UPLOAD_URL = "https://upload.pypi.org/legacy/"
 PYPI_INDEX_URL = "https://pypi.org/simple/"
@@ -43,6 +48,8 @@ VERSION_FILE_KINDS = ("pyproject", "version-info", "dunder", "package-json", "do
 CHANNEL_KINDS = ("codename", "minor", "latest")
 WHEEL_FROM = ("sdist", "source")
 """A package's ``wheel-from``: the wheel built from its sdist (PyPA's default) or its folder."""
+RELEASE_ON = ("every", "minor")
+"""An image's ``release-on``: built for every release, or only when a minor opens (X.Y.0)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ class Image:
     build_args: Mapping[str, str] = field(default_factory=dict)
     channels: tuple[str, ...] = CHANNEL_KINDS
     extra_tags: tuple[str, ...] = ()
+    release_on: str = "every"  # one of RELEASE_ON
 
 
 @dataclass(frozen=True)
@@ -361,6 +369,13 @@ def _image(reader: TableReader, tree: Listing) -> Image:
     extra_tags = reader.strings("extra-tags", ())
     for index, template in enumerate(extra_tags):
         check_template(reader, f"extra-tags[{index}]", template)
+    release_on = reader.string("release-on", "every")
+    if release_on not in RELEASE_ON:
+        raise reader.error(
+            "release-on",
+            f"{release_on!r} is not one of {', '.join(repr(v) for v in RELEASE_ON)} "
+            '("minor": built only for X.Y.0, its pre-releases and post releases)',
+        )
     reader.done()
     return Image(
         name=name,
@@ -369,6 +384,7 @@ def _image(reader: TableReader, tree: Listing) -> Image:
         build_args=build_args,
         channels=channels,
         extra_tags=extra_tags,
+        release_on=release_on,
     )
 
 

@@ -86,6 +86,14 @@ class Plan:
         }
 
 
+@dataclass(frozen=True)
+class Skip:
+    """What a step's ``planned`` returns instead of its line when this release skips it for
+    a reason only the step knows (every image is ``release-on = "minor"`` in a patch release)."""
+
+    reason: str
+
+
 def skip_reason(step: str, version: ReleaseVersion, config: Config) -> str | None:
     """Why ``step`` does not run for this version and configuration (None: it runs)."""
     return catalog.skip_reason(catalog.spec(step), version.kind.value, config)
@@ -105,6 +113,25 @@ def fixed_image_tags(
     return tuple(tags)
 
 
+def image_skip_reason(image: Image, version: ReleaseVersion) -> str | None:
+    """Why ``image`` is not built for ``version`` (None: it is).
+
+    ``release-on = "minor"`` builds an image only when a minor opens: releases whose patch
+    is 0 (``X.Y.0``, its pre-releases and its post releases).
+    """
+    if image.release_on == "minor" and version.patch != 0:
+        return (
+            f'release-on = "minor": built only for {version.major}.{version.minor}.0 '
+            f"(and its pre and post releases), not for the patch release {version.pep440}"
+        )
+    return None
+
+
+def released_images(config: Config, version: ReleaseVersion) -> tuple[Image, ...]:
+    """The configured images this release builds and pushes, in their configured order."""
+    return tuple(i for i in config.images if image_skip_reason(i, version) is None)
+
+
 def make_plan(version: ReleaseVersion, config: Config, observed: Observed) -> Plan:
     """The plan for ``version``: pure, so it can be printed before anything happens."""
     codename = config.codename(version.major)
@@ -113,11 +140,16 @@ def make_plan(version: ReleaseVersion, config: Config, observed: Observed) -> Pl
         reason = catalog.skip_reason(entry, version.kind.value, config)
         summary = ""
         if reason is None:
-            summary = catalog.load(entry.planned)(version, config, observed.branch)
+            planned = catalog.load(entry.planned)(version, config, observed.branch)
+            if isinstance(planned, Skip):
+                reason = planned.reason
+            else:
+                summary = planned
         actions.append(Action(step=entry.name, summary=summary, skipped=reason))
-    image_tags = {image.name: fixed_image_tags(image, version, codename) for image in config.images}
+    images = released_images(config, version)
+    image_tags = {image.name: fixed_image_tags(image, version, codename) for image in images}
     notices = list(observed.notices)
-    if config.images and codename is None and version.kind is not Kind.PRE:
+    if images and codename is None and version.kind is not Kind.PRE:
         notices.append(
             f"major {version.major} has no codename: the codename channel is skipped "
             "(add it under [tool.release.codenames])"

@@ -7,7 +7,6 @@ The demo's images are built ``FROM scratch``; nothing is pulled from any hub.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
@@ -168,32 +167,6 @@ def test_dry_run_builds_and_lists_every_tag_without_pushing(
     assert f"{host}/demo/server:3.1.0rc2" in result.stdout
     assert "Step 1/" in result.stderr  # it did build
     assert "3.1.0rc2" not in tags(open_registry, "demo/node")
-
-
-def test_an_existing_version_tag_is_not_overwritten(
-    tmp_path: Path, docker_engine: DockerEngine, open_registry: Registry
-):
-    planted = plant(docker_engine, open_registry, "demo/node", "2.4.1")
-    repo = demo(tmp_path, docker_engine, open_registry)
-    repo.tag("version/2.4.1")
-    result = ok(release(repo, "2.4.1"))
-    assert "demo/node:2.4.1 exists in the registry" in result.stderr
-    assert digest(open_registry, "demo/node", "2.4.1") == planted
-    assert "2.4.1" in tags(open_registry, "demo/server")  # the other image was pushed
-
-
-def plant(engine: DockerEngine, registry: Registry, name: str, tag: str) -> str:
-    """Push a different image under ``name:tag`` straight through the engine."""
-    client = engine.client()
-    try:
-        dockerfile = b"FROM scratch\nLABEL planted=yes\n"
-        image, _ = client.images.build(fileobj=io.BytesIO(dockerfile), rm=True)
-        image.tag(f"{registry.host}/{name}", tag)
-        for event in client.api.push(f"{registry.host}/{name}", tag=tag, stream=True, decode=True):
-            assert "error" not in event, event
-    finally:
-        client.close()
-    return digest(registry, name, tag)
 
 
 BROKEN = {

@@ -138,10 +138,23 @@ def test_a_release_concerns_codename_minor_latest_and_channel_extra_tags() -> No
 
 
 def test_a_major_without_codename_skips_the_codename_channels_and_says_why() -> None:
-    channels, skipped = release_channels(EXTRAS, v("4.0.0"), CODENAMES)
-    assert [c.tag for c in channels] == ["4.0", "latest", "4.0-stable", "stable"]
+    channels, skipped = release_channels(EXTRAS, v("5.0.0"), CODENAMES)
+    assert [c.tag for c in channels] == ["5.0", "latest", "5.0-stable", "stable"]
     assert len(skipped) == 2
-    assert all("major 4 has no codename" in reason for reason in skipped)
+    assert all("major 5 has no codename" in reason for reason in skipped)
+
+
+def test_the_fourth_major_moves_cotopaxi_by_default() -> None:
+    channels, skipped = release_channels(EXTRAS, v("4.0.0"), CODENAMES)
+    assert [c.tag for c in channels] == [
+        "cotopaxi",
+        "4.0",
+        "latest",
+        "cotopaxi-live",
+        "4.0-stable",
+        "stable",
+    ]
+    assert skipped == ()
 
 
 def test_only_the_configured_channel_kinds_are_used() -> None:

@@ -26,10 +26,12 @@ CONFIG = Config(registry=Registry("harbor2.vantage6.ai"), images=(NODE,))
 
 
 def test_targets_carry_the_fixed_tags_version_first_and_templated_build_args():
-    [target] = image_targets(CONFIG, parse_version("4.2.0rc1"), {"x": "y"})
+    [target] = image_targets(CONFIG, parse_version("5.2.0rc1"), {"x": "y"})
     assert target.repository == "harbor2.vantage6.ai/infrastructure/node"
-    assert target.tags == ("4.2.0rc1", "4.2.0rc1-slim")  # channels are not fixed tags
-    assert target.build_args == {"TAG": "4.2.0rc1", "BASE": "4.2", "NAME": ""}  # no codename 4
+    assert target.tags == ("5.2.0rc1", "5.2.0rc1-slim")  # channels are not fixed tags
+    assert target.build_args == {"TAG": "5.2.0rc1", "BASE": "5.2", "NAME": ""}  # no codename 5
+    [fourth] = image_targets(CONFIG, parse_version("4.2.0rc1"), {})
+    assert fourth.build_args["NAME"] == "cotopaxi"  # the default codename of major 4
     assert target.labels == {"x": "y"}
 
 
@@ -144,3 +146,46 @@ def test_docker_login_credentials_are_used_when_the_environment_has_none(tmp_pat
 def test_the_prepared_step_never_shows_the_password():
     prepared = PreparedImages((), {}, (), ("robot", "hunter2-prepared"))
     assert "hunter2-prepared" not in repr(prepared)
+
+
+# -- whose image a version tag holds (release.steps.images.provenance) -------------------------
+
+
+def test_the_revision_label_is_read_from_a_docker_or_oci_config():
+    from release.steps.images.provenance import config_revision
+
+    label = "org.opencontainers.image.revision"
+    assert config_revision(json.dumps({"config": {"Labels": {label: "abc"}}}).encode()) == "abc"
+    assert config_revision(json.dumps({"config": {"Labels": None}}).encode()) is None
+    assert config_revision(json.dumps({"config": {}}).encode()) is None
+    assert config_revision(b"not json") is None
+    shown = config_revision(json.dumps({"config": {"Labels": {label: "a\x1b[2Jb" * 40}}}).encode())
+    assert shown is not None and "\x1b" not in shown and len(shown) == 80
+
+
+def test_an_image_is_this_releases_only_when_every_platform_carries_the_commit():
+    from release.steps.images.provenance import Revision, is_this_release
+
+    commit = "ab" * 20
+    assert is_this_release([Revision(commit)], commit)
+    assert is_this_release([Revision(commit.upper(), "linux/amd64")], commit)
+    assert is_this_release(
+        [Revision(commit, "linux/amd64"), Revision(commit, "linux/arm64")], commit
+    )
+    assert not is_this_release(
+        [Revision(commit, "linux/amd64"), Revision(None, "linux/arm64")], commit
+    )
+    assert not is_this_release([Revision("cd" * 20)], commit)
+    assert not is_this_release([Revision(None)], commit)
+    assert not is_this_release([], commit)
+
+
+def test_only_a_digest_the_state_records_as_pushed_counts_as_this_releases():
+    from release.steps.images.provenance import pushed_digests
+
+    pushed = {"images": {"demo/node": {"digest": "sha256:1", "pushed": ["3.0.0"], "kept": []}}}
+    kept = {"images": {"demo/node": {"digest": "sha256:2", "pushed": [], "kept": ["3.0.0"]}}}
+    assert pushed_digests(pushed, "demo/node") == {"sha256:1"}
+    assert pushed_digests(kept, "demo/node") == set()  # an older tool kept any image
+    assert pushed_digests(pushed, "demo/server") == set()
+    assert pushed_digests(None, "demo/node") == set()

@@ -1,5 +1,6 @@
 """Pre-flight checks of ``push-image``: a registry is configured and its credentials are
-readable; unless ``--offline``, the engine answers and the registry accepts the credentials.
+readable; unless ``--offline``, the engine answers, the registry accepts the credentials, and
+no fixed tag of this release exists holding another image (``provenance``).
 
 Offline, only the configuration and the credential variables (or Docker's ``config.json``)
 are read, with the standard library (``credentials``); the engine (``engine``) and the
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from release.core.errors import ReleaseError
+from release.run.plan import Skip, fixed_image_tags, image_skip_reason, released_images
 from release.steps.images.credentials import RegistryCredentials, registry_credentials
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from release.core.config import Config, Registry
     from release.core.version import ReleaseVersion
     from release.run.context import ReleaseContext
+    from release.steps.images.registry import RegistryClient
 
 
 def problems(ctx: ReleaseContext) -> list[str]:
@@ -47,7 +50,8 @@ def online_problems(
     ctx: ReleaseContext, registry: Registry, credentials: RegistryCredentials
 ) -> list[str]:
     """The engine answers, and the registry accepts the credentials (only answers ``/v2/``
-    when there are none and ``--skip-credentials`` allows that)."""
+    when there are none and ``--skip-credentials`` allows that) and holds no other image
+    under a fixed tag of this release."""
     from release.steps.images.engine import engine_problems
     from release.steps.images.registry import RegistryClient
 
@@ -57,8 +61,42 @@ def online_problems(
     with RegistryClient(registry, *credentials) as client:
         try:
             client.ping()
+            found += foreign_tag_problems(ctx, client)
         except ReleaseError as error:
             found.append(str(error))
+    return found
+
+
+def foreign_tag_problems(ctx: ReleaseContext, client: RegistryClient) -> list[str]:
+    """A fixed tag of this release that exists and holds another image, one line each
+    (``release.steps.images.provenance``; the step checks again before its first build)."""
+    from release.steps.images.provenance import foreign_tags, pushed_digests
+
+    registry = ctx.config.registry
+    assert registry is not None  # problems() returned early without one
+    codename = ctx.config.codename(ctx.version.major)
+    record: Mapping[str, Any] | None = None
+    found: list[str] = []
+    for image in released_images(ctx.config, ctx.version):
+        existing = {}
+        for tag in fixed_image_tags(image, ctx.version, codename):
+            digest = client.manifest_digest(image.name, tag)
+            if digest is not None:
+                existing[tag] = digest
+        if not existing:
+            continue
+        record = record if record is not None else (ctx.state.get("push-image") or {})
+        found += [
+            str(tag)
+            for tag in foreign_tags(
+                client,
+                f"{registry.host}/{image.name}",
+                image.name,
+                existing,
+                ctx.commit,
+                pushed_digests(record, image.name),
+            )
+        ]
     return found
 
 
@@ -74,12 +112,23 @@ def reachability_problems(registry: Registry) -> list[str]:
     return []
 
 
-def planned(version: ReleaseVersion, config: Config, branch: str) -> str:
-    """The plan's line for ``push-image``: every version tag, and whether channels move."""
+def planned(version: ReleaseVersion, config: Config, branch: str) -> str | Skip:
+    """The plan's line for ``push-image``: every version tag, whether channels move, and
+    the images this release skips (``release-on = "minor"``) with why; a ``Skip`` when it
+    skips them all."""
     host = config.registry.host if config.registry else "?"
-    names = ", ".join(f"{host}/{i.name}:{version.docker_tag}" for i in config.images)
+    skipped = {i.name: image_skip_reason(i, version) for i in config.images}
+    built = [i for i in config.images if skipped[i.name] is None]
+    if not built:
+        names = ", ".join(skipped)
+        return Skip(f"{names}: {next(iter(skipped.values()))}")
+    names = ", ".join(f"{host}/{i.name}:{version.docker_tag}" for i in built)
     channels = "no channel moves" if version.kind.value == "pre" else "channels forward only"
-    return f"build and push {names}; {channels}"
+    line = f"build and push {names}; {channels}"
+    reasons = sorted({reason for reason in skipped.values() if reason is not None})
+    for reason in reasons:
+        line += f"; skips {', '.join(n for n, r in skipped.items() if r == reason)} ({reason})"
+    return line
 
 
 def published(record: Mapping[str, Any]) -> list[str]:

@@ -11,18 +11,22 @@ Only what a release needs, over ``requests``:
 - tag lists, following ``Link: <...>; rel="next"`` pagination;
 - manifest HEAD/GET/PUT with the four media types (Docker v2 manifest and manifest list,
   OCI manifest and index). A retag (``copy_manifest``) PUTs the exact bytes it got, so the
-  digest is the same and a multi-arch index stays one: no layer is pulled or pushed.
+  digest is the same and a multi-arch index stays one: no layer is pulled or pushed;
+- a small blob (an image's config, to read its labels), checked against its digest.
 
 Requests are retried as ``release.core.http.POLICY`` says (its session). Redirects are
 followed only to the same scheme and host: nothing is ever sent to another host, except the
-token request to the realm the registry names (as Docker does). The media types, manifests
-and challenges themselves are in ``release.steps.images.oci``; the credentials the client is
-given come from ``release.steps.images.credentials``.
+token request to the realm the registry names (as Docker does), and a blob download that the
+registry redirects to its storage (GHCR, Docker Hub and S3-backed registries do): that
+redirect is followed over HTTPS only and carries no credentials (the URL is pre-signed).
+The media types, manifests and challenges themselves are in ``release.steps.images.oci``;
+the credentials the client is given come from ``release.steps.images.credentials``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -54,6 +58,9 @@ REGISTRY_POLICY = dataclasses.replace(POLICY, timeout=(10.0, 120.0))
 _MAX_REDIRECTS = 5
 _MAX_PAGES = 10_000
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_ANY_DIGEST = re.compile(r"(sha256|sha384|sha512):[0-9a-f]{32,128}")
+BLOB_LIMIT = 4 * 1024 * 1024
+"""The largest blob ``blob`` reads: an image config is a few kilobytes."""
 
 
 class RegistryError(ReleaseError):
@@ -165,6 +172,31 @@ class RegistryClient:
             return digest
         return self.manifest(repo, tag).digest  # a registry that omits the header on HEAD
 
+    def blob(self, repo: str, digest: str, size: int | None = None) -> bytes:
+        """The bytes of blob ``digest`` of ``repo`` (an image config), checked against the
+        digest; a blob larger than ``BLOB_LIMIT`` (by its descriptor's ``size``) is refused."""
+        if not _ANY_DIGEST.fullmatch(digest):
+            raise RegistryError(f"registry {self.host}: {repo} names a blob {digest!r}")
+        if size is not None and size > BLOB_LIMIT:
+            raise RegistryError(
+                f"registry {self.host}: blob {digest} of {repo} is {size} bytes, "
+                f"more than an image config holds ({BLOB_LIMIT})"
+            )
+        response = self._send(
+            "GET", f"/v2/{repo}/blobs/{digest}", scope=f"repository:{repo}:pull", storage=True
+        )
+        if response.status_code == 404:
+            raise RegistryError(f"registry {self.host}: blob {digest} of {repo} does not exist")
+        if response.status_code != 200:
+            raise self._failure(f"getting the blob {digest} of {repo}", response)
+        data = response.content
+        algorithm, _, expected = digest.partition(":")
+        if len(data) > BLOB_LIMIT or hashlib.new(algorithm, data).hexdigest() != expected:
+            raise RegistryError(
+                f"registry {self.host}: the blob {digest} of {repo} does not match its digest"
+            )
+        return data
+
     def put_manifest(self, repo: str, tag: str, data: bytes, media_type: str) -> str:
         """Store ``data`` as ``repo:tag`` and return its digest (that of exactly these bytes)."""
         if media_type not in MANIFEST_MEDIA_TYPES:
@@ -204,13 +236,15 @@ class RegistryClient:
         accept: bool = False,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        storage: bool = False,
     ) -> requests.Response:
-        """One API call: authenticated, answering one 401 challenge, same-host redirects only."""
+        """One API call: authenticated, answering one 401 challenge, same-host redirects only
+        (``storage``: a blob download may also go to the registry's storage, see the module)."""
         all_headers = dict(headers or {})
         if accept:
             all_headers["Accept"] = ", ".join(MANIFEST_MEDIA_TYPES)
         full_url = urljoin(self.base_url, url)
-        response = self._request(method, full_url, all_headers, data, scope)
+        response = self._request(method, full_url, all_headers, data, scope, storage)
         if response.status_code != 401:
             return response
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
@@ -232,7 +266,7 @@ class RegistryClient:
                 f"registry {self.host} asks for {challenge.scheme} authentication, which is "
                 "not supported (only Basic and Bearer are)"
             )
-        response = self._request(method, full_url, all_headers, data, scope)
+        response = self._request(method, full_url, all_headers, data, scope, storage)
         if response.status_code == 401:
             raise self._refused(response)
         return response
@@ -244,15 +278,17 @@ class RegistryClient:
         headers: dict[str, str],
         data: bytes | None,
         scope: str | None,
+        storage: bool = False,
     ) -> requests.Response:
         import requests
 
+        away = False  # redirected to the registry's storage: no credentials go there
         for _ in range(_MAX_REDIRECTS + 1):
             try:
                 response = self._session.request(
                     method,
                     url,
-                    headers={**headers, **self._authorization(scope)},
+                    headers=headers if away else {**headers, **self._authorization(scope)},
                     data=data,
                     timeout=REGISTRY_POLICY.timeout,
                     allow_redirects=False,
@@ -269,7 +305,9 @@ class RegistryClient:
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
             target = urljoin(url, response.headers.get("Location", ""))
-            if not same_origin(target, url):
+            if storage and method == "GET" and _storage_url(target):
+                away = away or not same_origin(target, self.base_url)
+            elif away or not same_origin(target, url):
                 raise RegistryError(
                     f"registry {self.host} redirected {method} {urlsplit(url).path} to another "
                     f"host ({urlsplit(target).netloc}): not followed"
@@ -387,3 +425,9 @@ class RegistryClient:
             f"registry {self.host}: {repo}:{ref} is a {media_type or 'manifest of unknown type'}, "
             "not a Docker v2 or OCI manifest or index: it cannot be copied"
         )
+
+
+def _storage_url(url: str) -> bool:
+    """Where a blob download may be redirected: HTTPS, or plain HTTP on this machine."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))

@@ -3,8 +3,11 @@
 For every ``[[tool.release.images]]`` entry, ``push-image``
 
 1. asks the registry whether the version tag exists. A version tag is never
-   overwritten (docs/design.md "Channels", last paragraph): an image whose version tag
-   exists is done and is not rebuilt;
+   overwritten (docs/design.md "Tags that never move"): an image whose version tag
+   exists is done and is not rebuilt, if it is this release's image (its digest is the
+   one the state records as pushed, or its revision label is the tagged commit); a fixed
+   tag holding another image stops the step before anything is built or pushed
+   (``release.steps.images.provenance``);
 2. builds the others concurrently with the engine's legacy builder
    (``release.steps.images.engine``) in the worktree of the tagged commit with the
    version written (``release.run.worktree.release_tree``), with the templated build
@@ -53,6 +56,7 @@ from release.steps.images.engine import (
     push_auth,
     push_tag_with_retries,
 )
+from release.steps.images.provenance import foreign_tags, pushed_digests
 from release.steps.images.registry import RegistryClient
 from release.steps.images.targets import ImageTarget, targets_for
 
@@ -135,6 +139,34 @@ def existing_tags(registry: RegistryClient, target: ImageTarget) -> dict[str, st
         if digest is not None:
             found[tag] = digest
     return found
+
+
+def refuse_foreign_tags(
+    ctx: ReleaseContext,
+    client: RegistryClient,
+    targets: Sequence[ImageTarget],
+    existing: Mapping[str, Mapping[str, str]],
+) -> None:
+    """Raise when a fixed tag that exists holds an image that is not this release's
+    (``release.steps.images.provenance``): before any build, before any push."""
+    record = ctx.state.get(STEP) if any(existing.values()) else None
+    foreign = [
+        tag
+        for target in targets
+        for tag in foreign_tags(
+            client,
+            target.repository,
+            target.name,
+            existing.get(target.name, {}),
+            ctx.commit,
+            pushed_digests(record, target.name),
+        )
+    ]
+    if foreign:
+        more = f" (and {len(foreign) - 1} more: " if len(foreign) > 1 else ""
+        if more:
+            more += ", ".join(t.reference for t in foreign[1:]) + ")"
+        raise ReleaseError(foreign[0].message + more, foreign[0].hint)
 
 
 def push_images(
@@ -255,6 +287,7 @@ class PushImage:
         if not (ctx.options.offline and ctx.options.dry_run):
             with RegistryClient(registry, *credentials) as client:
                 existing = {t.name: existing_tags(client, t) for t in targets}
+                refuse_foreign_tags(ctx, client, targets, existing)
         done = [t for t in targets if t.version_tag in existing.get(t.name, {})]
         for target in done:
             console.info(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from release.run.plan import fixed_image_tags
+from release.run.plan import fixed_image_tags, released_images
 
 if TYPE_CHECKING:
     from release.core.config import Config, Image
@@ -102,7 +102,8 @@ def build_args(image: Image, fields: Mapping[str, str | int]) -> dict[str, str]:
 def image_targets(
     config: Config, version: ReleaseVersion, labels: Mapping[str, str]
 ) -> list[ImageTarget]:
-    """Every configured image for ``version``: repository, fixed tags, args and labels."""
+    """Every image ``version`` builds (``release-on`` skips some in a patch release):
+    repository, fixed tags, args and labels."""
     if config.registry is None:
         return []
     codename = config.codename(version.major)
@@ -115,7 +116,7 @@ def image_targets(
             build_args=build_args(image, fields),
             labels=dict(labels),
         )
-        for image in config.images
+        for image in released_images(config, version)
     ]
 
 
