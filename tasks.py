@@ -18,6 +18,10 @@ TAG_HELP = (
 DRY_RUN_HELP = "check and build, show what would be done, change nothing"
 OFFLINE_HELP = "skip the checks that need the network"
 BRANCH_HELP = "the allowed branch the release belongs to, when the tag is on several"
+FROM_HELP = (
+    "a build output folder (build --output): {what} exactly as built, after checking them "
+    "against the manifest whose sha256 is $RELEASE_BUILD_MANIFEST; nothing is built"
+)
 
 
 @task(
@@ -141,6 +145,7 @@ def tag(
         "dry_run": "build and zip the UI, show what would be deployed where, deploy nothing",
         "offline": OFFLINE_HELP,
         "branch": BRANCH_HELP,
+        "from_": FROM_HELP.format(what="deploy its UI zip"),
     },
 )
 @boundary
@@ -150,15 +155,16 @@ def deploy_ui(
     dry_run: bool = False,
     offline: bool = False,
     branch: str | None = None,
+    from_: str | None = None,
 ) -> None:
     """Set the UI's npm version, build it and deploy it to its Azure App Service.
 
     Credentials: the publish profile in $AZURE_WEBAPP_PUBLISH_PROFILE. Pre-releases are
-    built and not deployed.
+    built and not deployed. With --from, the zip of a build output is deployed instead.
     """
     from release.commands.deploy_ui import deploy_ui as run
 
-    run(tag, dry_run=dry_run, offline=offline, branch=branch)
+    run(tag, dry_run=dry_run, offline=offline, branch=branch, from_=from_)
 
 
 @task(
@@ -247,6 +253,9 @@ def notify(
         "dry_run": "build and verify, record nothing",
         "offline": "smoke-install from the built files only (no package index)",
         "branch": BRANCH_HELP,
+        "output": "also build the UI zip and write every file with the manifest "
+        "release-build.json into this new or empty folder, for upload/deploy-ui --from; "
+        "records nothing; appends manifest-sha256 to $GITHUB_OUTPUT",
     },
 )
 @boundary
@@ -256,8 +265,14 @@ def build(
     dry_run: bool = False,
     offline: bool = False,
     branch: str | None = None,
+    output: str | None = None,
 ) -> None:
     """Build sdist and wheel of every package, twine check, version check, smoke install."""
+    if output is not None:
+        from release.commands.handoff import build_output
+
+        build_output(tag, output, dry_run=dry_run, offline=offline, branch=branch)
+        return
     from release.commands.step import run_step
 
     run_step("build", tag, dry_run=dry_run, offline=offline, branch=branch)
@@ -270,6 +285,7 @@ def build(
         "dry_run": "build, compare with the index and show what would be uploaded; upload nothing",
         "offline": "do not compare with the index first (it refuses files it already has)",
         "branch": BRANCH_HELP,
+        "from_": FROM_HELP.format(what="upload its sdists and wheels"),
     },
 )
 @boundary
@@ -279,8 +295,14 @@ def upload(
     dry_run: bool = False,
     offline: bool = False,
     branch: str | None = None,
+    from_: str | None = None,
 ) -> None:
     """Upload the built files to the package index (files already there are skipped)."""
+    if from_ is not None:  # the executor does not run the build prerequisite then
+        from release.commands.handoff import step_from
+
+        step_from("upload", from_, tag, dry_run=dry_run, offline=offline, branch=branch)
+        return
     from release.commands.step import run_step
 
     run_step("upload", tag, dry_run=dry_run, offline=offline, branch=branch)

@@ -11,6 +11,11 @@ invoke picks it up from ``tasks.executor_class`` in the ``invoke.yaml`` beside
 It also records which tasks were named on the command line
 (``release.run.context.DIRECT_TASKS``) so ``check-version`` knows whether it runs as
 itself (all step checks) or as a prerequisite (the common checks only).
+
+A task given ``--from DIR`` (``upload --from``) takes its files from a build output made by
+another job: its ``build`` prerequisite does not run (its own prerequisites, the
+``check-version``, still do). That job holds the publishing secrets, and a build runs the
+released project's code (docs/protection.md).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from invoke.tasks import Call, Task
 from release.run import context
 
 HANDED_DOWN = ("tag", "dry_run", "branch", "offline")
+# The prerequisites a task given --from (the ``from_`` argument) does without.
+BUILT_ELSEWHERE = ("build",)
 
 
 class ReleaseExecutor(Executor):
@@ -40,12 +47,28 @@ class ReleaseExecutor(Executor):
             if isinstance(call, Task):
                 call = Call(call)
             inherited = {k: v for k, v in call.kwargs.items() if k in HANDED_DOWN}
-            for pre in self.expand_calls(call.pre):
+            for pre in self.expand_calls(_prerequisites(call)):
                 expanded.append(_with_arguments(pre, inherited))
             expanded.append(call)
             for post in self.expand_calls(call.post):
                 expanded.append(_with_arguments(post, inherited))
         return expanded
+
+
+def _prerequisites(call: Call) -> list[Any]:
+    """``call``'s prerequisites; with ``--from``, a build among them is replaced by its own."""
+    if call.kwargs.get("from_") is None:
+        return list(call.pre)
+    found: list[Any] = []
+    pending = list(call.pre)
+    while pending:
+        pre = pending.pop(0)
+        task = pre.task if isinstance(pre, Call) else pre
+        if task.name in BUILT_ELSEWHERE:
+            pending[:0] = list(task.pre)
+        else:
+            found.append(pre)
+    return found
 
 
 def _with_arguments(call: Call, inherited: dict[str, Any]) -> Call:

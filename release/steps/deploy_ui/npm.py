@@ -18,6 +18,7 @@ from pathlib import Path
 from release.core import console
 from release.core.config import Config, VersionFile
 from release.core.errors import ReleaseError
+from release.core.gitauth import TOKEN_VARIABLES
 from release.run.context import ReleaseContext
 from release.steps.deploy_ui.profile import PROFILE_ENV, configured_ui
 
@@ -30,6 +31,11 @@ BUILD_ENV_SECRETS = (
     "TWINE_USERNAME",
     "DISCORD_WEBHOOK_URL",
     "RELEASE_REGISTRY_PASSWORD",
+    "RELEASE_REGISTRY_USERNAME",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_RUNTIME_TOKEN",
+    *TOKEN_VARIABLES,  # the job's git token (GITHUB_TOKEN)
 )
 
 

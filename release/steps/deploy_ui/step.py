@@ -40,8 +40,10 @@ from typing import Any
 from release.core import console
 from release.core.errors import ReleaseError, StepError
 from release.run.context import ReleaseContext
+from release.run.handoff import handed_off
 from release.run.step import Step, StepResult
 from release.steps.deploy_ui.archive import Archive, build_archive
+from release.steps.deploy_ui.handed import archive_from
 from release.steps.deploy_ui.kudu import MIN_WAIT, Deployment, Kudu, Target, target_for
 from release.steps.deploy_ui.npm import TAIL_LINES
 from release.steps.deploy_ui.profile import (
@@ -114,6 +116,9 @@ class DeployUI:
             if problems:
                 raise ReleaseError(problems[0])
         target = target_for(ctx, profile)
+        handoff = handed_off(ctx)
+        if handoff is not None:  # --from: the build job's zip, nothing built here
+            return Prepared(profile=profile, target=target, archive=archive_from(handoff))
         scratch = tempfile.TemporaryDirectory(prefix="release-ui-")
         try:
             archive = build_archive(ctx, Path(scratch.name))
@@ -206,7 +211,7 @@ def deploy_archive(
 ) -> StepResult:
     """Deploy ``archive`` and wait for Azure's verdict; record it in the release's state."""
     ui = configured_ui(ctx)
-    base = {
+    base: dict[str, Any] = {
         "app": target.app,
         "slot": target.slot,
         "host": target.host,
@@ -216,6 +221,9 @@ def deploy_archive(
         "bytes": archive.size,
         "sha256": archive.sha256,
     }
+    handoff = handed_off(ctx)
+    if handoff is not None:
+        base["build"] = handoff.record()
     console.info(
         f"deploy-ui: deploying {archive.describe()} to {target.host} ({target.app}, "
         f"{target.slot}) with {target.api}, waiting at most {ui.deploy_timeout} s"

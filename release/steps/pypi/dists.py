@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from release.core.errors import ReleaseError
+from release.core.gitauth import TOKEN_VARIABLES
 from release.core.text import last_line, tail
 
 MANIFEST = "release-build.json"
@@ -50,7 +51,9 @@ SECRET_VARIABLES = (
     "RELEASE_REGISTRY_PASSWORD",
     "RELEASE_REGISTRY_USERNAME",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "GITHUB_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_RUNTIME_TOKEN",
+    *TOKEN_VARIABLES,  # the job's git token (GITHUB_TOKEN)
 )
 
 

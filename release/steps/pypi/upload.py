@@ -29,6 +29,7 @@ from release.core.errors import ReleaseError, StepError
 from release.core.http import public_url
 from release.core.text import human_size
 from release.run.context import ReleaseContext
+from release.run.handoff import handed_off
 from release.run.step import Step, StepResult, run_staged
 from release.steps.pypi.build import ensure_built
 from release.steps.pypi.comparison import (
@@ -42,6 +43,7 @@ from release.steps.pypi.comparison import (
 )
 from release.steps.pypi.credentials import credentials
 from release.steps.pypi.dists import Built, Dist
+from release.steps.pypi.handed import built_from
 from release.steps.pypi.index import Index, IndexFailure, normalize
 from release.steps.pypi.upload_api import upload_dist, upload_session
 
@@ -91,7 +93,9 @@ class Upload:
 
         A file on the index that differs from this build stops here, before any upload.
         """
-        built = ensure_built(ctx).built
+        handoff = handed_off(ctx)
+        # --from: the build job's files, nothing built here; else this commit's verified build
+        built = built_from(ctx, handoff) if handoff is not None else ensure_built(ctx).built
         if ctx.options.offline:
             console.info("--offline: the index is not compared; it refuses files it already has")
             comparisons = [Comparison(built.path(d), Status.MISSING) for d in built.dists]
@@ -127,7 +131,11 @@ class Upload:
         results = plan.present
         if plan.pending:
             results += upload_all(ctx, plan.built, plan.pending, index_of(ctx))
-        record = ctx.state.record("upload", upload_record(ctx, results))
+        data = upload_record(ctx, results)
+        handoff = handed_off(ctx)
+        if handoff is not None:
+            data["build"] = handoff.record()
+        record = ctx.state.record("upload", data)
         uploaded = [r for r in results if r.status == "uploaded"]
         version = plan.built.version
         if not uploaded:
