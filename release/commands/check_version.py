@@ -54,11 +54,22 @@ def check_version(
 
 
 def write_github_output(data: Mapping[str, Any], env: Mapping[str, str]) -> None:
+    """Append ``data`` to ``$GITHUB_OUTPUT``, masked: the values first (a secret in them is
+    replaced before it is JSON-encoded), then each line in whatever form it took. A value
+    that spans lines is written in the file's multi-line form (``key<<DELIMITER``), so no
+    line of it can be read as an output of its own."""
+    import secrets
+
     path = env.get("GITHUB_OUTPUT")
     if not path:
         raise UsageError(
             "--github-output needs GITHUB_OUTPUT to name a file (GitHub Actions sets it)"
         )
     with Path(path).open("a", encoding="utf-8") as handle:
-        for line in github_output_lines(data):
-            handle.write(console.mask(line) + "\n")
+        for line in github_output_lines(console.mask_data(dict(data))):
+            key, _, value = console.mask(line).partition("=")
+            if "\n" in value or "\r" in value:
+                delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+                handle.write(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
+            else:
+                handle.write(f"{key}={value}\n")

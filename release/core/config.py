@@ -312,10 +312,25 @@ def _pypi(reader: TableReader | None, env: Mapping[str, str]) -> Pypi:
         repository_url = read_url(reader, "repository-url", PYPI_UPLOAD_URL)
         index_url = read_url(reader, "index-url", PYPI_INDEX_URL)
         reader.done()
-    return Pypi(
-        repository_url=env.get("TWINE_REPOSITORY_URL") or repository_url,
-        index_url=env.get("RELEASE_INDEX_URL") or index_url,
+    from release.core.http import insecure_for_credentials, not_https, url_credentials
+
+    overrides = env.get("TWINE_REPOSITORY_URL"), env.get("RELEASE_INDEX_URL")
+    for url in overrides:
+        url_credentials(url)  # the password of a URL is a secret from the moment it is read
+    pypi = Pypi(
+        repository_url=overrides[0] or repository_url,
+        index_url=overrides[1] or index_url,
     )
+    # Credentials go only over HTTPS (or to this machine): the upload always sends them, the
+    # index those its URL carries. Whoever names the URL, the tagged commit or the environment.
+    for key, variable, url, sends in (
+        ("repository-url", "TWINE_REPOSITORY_URL", pypi.repository_url, True),
+        ("index-url", "RELEASE_INDEX_URL", pypi.index_url, url_credentials(pypi.index_url)),
+    ):
+        if sends and insecure_for_credentials(url):
+            where = variable if env.get(variable) else f"tool.release.pypi.{key}"
+            raise ConfigError(f"{where}: {not_https(url)}", f"set {where} to its https:// URL")
+    return pypi
 
 
 def _registry(reader: TableReader, env: Mapping[str, str], has_images: bool) -> Registry | None:

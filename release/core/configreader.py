@@ -140,9 +140,14 @@ def read_path(reader: TableReader, name: str, tree: Listing, *, kind: str, requi
 
 
 def read_url(reader: TableReader, name: str, default: str) -> str:
+    """An http(s) URL; the credentials it may carry are secrets from here on (masked)."""
+    from release.core.http import public_url, url_credentials
+
     value: str = reader.string(name, default)
+    url_credentials(value)
     if not value.startswith(("https://", "http://")):
-        raise reader.error(name, f"{value!r} is not an http(s) URL")
+        what = "the value" if "@" in public_url(value) else repr(public_url(value))
+        raise reader.error(name, f"{what} is not an http(s) URL (write https://...)")
     return value
 
 

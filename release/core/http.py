@@ -10,8 +10,10 @@
   urllib3 cannot repeat by itself (a streamed upload body that must be reopened, a POST, a
   429 whose wait is in the JSON body): their small loops take every number from here;
 - :func:`is_loopback` and :func:`same_origin`: where a request may go (plain HTTP only to
-  loopback, redirects only to the same scheme, host and port);
+  loopback, redirects only to the same scheme, host and port); :func:`insecure_for_credentials`:
+  credentials go only over HTTPS, or to this machine;
 - :func:`public_url`: a URL without its user information, fit to be shown;
+  :func:`url_credentials`: the user information of a URL, registered as a secret when read;
 - :func:`basic_authorization`: the ``Authorization: Basic`` value, registered as a secret
   the moment it exists (it is the password, base64-encoded).
 
@@ -21,11 +23,12 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from release.core import console
 
@@ -33,8 +36,9 @@ if TYPE_CHECKING:
     import requests
 
 USER_AGENT = "release-tasks"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+LOOPBACK_HOSTS = frozenset({"localhost", "localhost."})  # by name; addresses below
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+TOKEN_LENGTH = 16  # a user name alone in a URL this long is taken for a token (a secret)
 
 
 @dataclass(frozen=True)
@@ -190,8 +194,36 @@ def urllib3_retry(
 
 
 def is_loopback(hostname: str | None) -> bool:
-    """Whether ``hostname`` (``::1`` or ``[::1]`` alike) is this machine."""
-    return (hostname or "").strip("[]").lower() in LOOPBACK_HOSTS
+    """Whether ``hostname`` is this machine: ``localhost``, 127.0.0.0/8 or ``::1`` (also as
+    ``[::1]``, or an IPv4-mapped ``::ffff:127.x.y.z``)."""
+    name = (hostname or "").strip("[]").lower()
+    if name in LOOPBACK_HOSTS:
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def insecure_for_credentials(url: str) -> bool:
+    """Whether credentials sent to ``url`` could be read on the way: anything but HTTPS,
+    except plain HTTP to this machine (the tests, a local index)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return False
+    return not (scheme == "http" and is_loopback(parts.hostname))
+
+
+def not_https(url: str) -> str:
+    """Why no credentials go to ``url`` (one where :func:`insecure_for_credentials` holds)."""
+    return (
+        f"{public_url(url)} is not HTTPS, and credentials go only over HTTPS "
+        "(plain HTTP only to this machine: localhost, 127.0.0.0/8 or ::1)"
+    )
 
 
 def public_url(url: str) -> str:
@@ -199,11 +231,42 @@ def public_url(url: str) -> str:
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    host = parts.netloc.rpartition("@")[2]  # host and port as written
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def url_credentials(url: str | None) -> tuple[str, str] | None:
+    """The user and password of ``url``'s user information (decoded), or None.
+
+    Whatever they are, they are secrets from the moment the URL is read: the password as
+    written in the URL and decoded, a user alone of ``TOKEN_LENGTH`` or more characters (a
+    token as the user name, ``https://<token>@host/``) likewise, and
+    the ``Authorization: Basic`` form a client makes of them; all are registered with the
+    console's mask here. Call it wherever a URL enters the tool.
+    """
+    if not url:
+        return None
+    netloc = urlsplit(url).netloc
+    if "@" not in netloc:
+        return None
+    userinfo = netloc.rpartition("@")[0]
+    user, colon, password = userinfo.partition(":")
+    if not colon:  # a user alone: a token when it is long enough to be one
+        if len(unquote(user)) >= TOKEN_LENGTH:
+            console.register_secret(user)
+            console.register_secret(unquote(user))
+        return unquote(user), ""
+    console.register_secret(password)
+    console.register_secret(unquote(password))
+    if password:
+        basic_authorization(unquote(user), unquote(password))
+        try:  # requests encodes a str pair in latin-1
+            latin1 = f"{unquote(user)}:{unquote(password)}".encode("latin-1")
+        except UnicodeEncodeError:
+            pass
+        else:
+            console.register_secret(base64.b64encode(latin1).decode("ascii"))
+    return unquote(user), unquote(password)
 
 
 def same_origin(url: str, other: str) -> bool:

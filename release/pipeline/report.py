@@ -85,18 +85,23 @@ def print_summary(report: Report) -> None:
 
 
 def markdown(report: Report) -> str:
-    """The summary as a GitHub Actions step summary (Markdown), masked."""
+    """The summary as a GitHub Actions step summary (Markdown), masked.
+
+    Each text is masked before it is split into lines and escaped for a table cell (a
+    secret with a newline, a ``|`` or a ``<`` would otherwise reach the file in a form
+    the mask does not see), and the document is masked again as a whole.
+    """
     header = f"| {' | '.join(columns(report))} |"
     text = [f"## {_escape(title(report))}", "", header, "|---|---|---|"]
     for step, result, details in rows(report):
-        cell = "<br>".join(_escape(line) for line in details.splitlines() if line)
-        text.append(f"| {step} | {result} | {cell} |")
+        cell = "<br>".join(_escape(line) for line in console.mask(details).splitlines() if line)
+        text.append(f"| {_escape(step)} | {_escape(result)} | {cell} |")
     return console.mask("\n".join(text) + "\n\n")
 
 
 def _escape(text: str) -> str:
-    """Safe in a table cell: a pipe would end the cell, a ``<`` could start HTML."""
-    return text.replace("|", "\\|").replace("<", "&lt;")
+    """Masked, then safe in a table cell: a pipe would end the cell, a ``<`` could start HTML."""
+    return console.markdown_cell(console.mask(text))
 
 
 def write_step_summary(report: Report, env: Mapping[str, str]) -> None:

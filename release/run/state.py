@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from release.core.console import without_credentials
 from release.core.errors import ReleaseError
 from release.core.git import PUSH_ATTEMPTS, Git, GitError
 from release.core.text import last_line
@@ -123,7 +124,9 @@ class ReleaseState:
 
     def record(self, step: str, data: Mapping[str, Any]) -> Record:
         """Write ``data`` as the record of ``step``: locally first, then the note, then push."""
-        record: Record = {**data, "step": step, "version": self.version, "recorded_at": time.time()}
+        record: Record = _without_credentials(
+            {**data, "step": step, "version": self.version, "recorded_at": time.time()}
+        )
         text = json.dumps(record, sort_keys=True)
         if self._mask is not None and self._mask(text) != text:
             raise ReleaseError(f"refusing to record a secret in the state of step {step}")
@@ -184,6 +187,18 @@ class ReleaseState:
             f"recorded step {step} locally but could not push its state to {self.remote} ({last})",
             "run the same command again to push it",
         )
+
+
+def _without_credentials(data: Any) -> Any:
+    """``data`` with the user information of every URL in its strings dropped: a record
+    names where things went (an index, a file on it), never with which credentials."""
+    if isinstance(data, str):
+        return without_credentials(data)
+    if isinstance(data, dict):
+        return {key: _without_credentials(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_without_credentials(item) for item in data]
+    return data
 
 
 _NEUTRAL_IDENTITY = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from release.core import console
@@ -70,3 +72,115 @@ def test_unexpected_errors_are_masked_and_have_no_traceback(capsys):
 def test_short_values_are_not_treated_as_secrets():
     console.register_secret("ab")
     assert console.mask("about") == "about"
+
+
+# -- secrets with the characters that outputs encode (issue 19, hole 6) -------------------------
+
+# Each holds one character class that an output escapes or splits on; lines are long enough to
+# be secrets of their own.
+TRICKY = {
+    "pipe": "pipe|secret-value",
+    "angle": "angle<secret>value",
+    "quote": 'quote"secret-value',
+    "backslash": "back\\slash-secret",
+    "percent": "per%cent%41-secret",
+    "newline": "first-line-secret\nsecond-line-secret",
+    "carriage-return": "first-part-secret\rsecond-part-secret",
+    "everything": 'every|thing<"\\%-line\nand-its-second-line',
+}
+
+
+def encoded_forms(secret: str) -> dict[str, str]:
+    """How the tool's outputs could spell ``secret``: {form: what encoding}."""
+    import base64
+    import json
+    import re
+    from urllib.parse import quote, quote_plus
+
+    parts = {"": secret}
+    lines = [line for line in re.split(r"\r\n|\r|\n", secret) if line]
+    if len(lines) > 1:
+        parts.update({f"line {n} ": line for n, line in enumerate(lines, 1)})
+        parts["joined "] = "".join(lines)  # rich drops a \r
+    forms: dict[str, str] = {}
+    for label, part in parts.items():
+        forms[part] = f"{label}raw"
+        forms[json.dumps(part)[1:-1]] = f"{label}JSON-escaped"
+        forms[part.replace("|", "\\|").replace("<", "&lt;")] = f"{label}Markdown-escaped"
+        forms[quote(part, safe="")] = f"{label}percent-encoded"
+        forms[quote_plus(part)] = f"{label}form-encoded"
+        escaped = part.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        forms[escaped] = f"{label}workflow-command-escaped"
+        forms[base64.b64encode(part.encode()).decode()] = f"{label}base64"
+    if "joined " in parts:  # the joined form is not the secret itself: only the lines count
+        forms = {f: w for f, w in forms.items() if not w.startswith("joined ") or w.endswith("raw")}
+    return forms
+
+
+def leaks(secret: str, text: str) -> list[str]:
+    return [what for form, what in encoded_forms(secret).items() if form in text]
+
+
+def unescape_data(value: str) -> str:
+    return value.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")
+
+
+@pytest.mark.parametrize("secret", TRICKY.values(), ids=TRICKY.keys())
+def test_every_encoded_form_of_a_secret_is_masked_on_the_console(secret, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    console.register_secret(secret)
+    capsys.readouterr()  # the ::add-mask:: lines: checked below
+    message = f"the index said {secret} (twice: {secret})"
+    console.info(message)
+    console.warn(message)
+    console.error(message)
+    console.notice(message)
+    with console.group(f"building {secret}"):
+        pass
+    console.table(f"Upload {secret}", ["file", "note"], [["x" * 190 + secret, message]])
+    console.fail(RuntimeError(message))
+    captured = capsys.readouterr()
+    assert leaks(secret, captured.out + captured.err) == []
+    assert "***" in captured.err
+
+
+@pytest.mark.parametrize("secret", TRICKY.values(), ids=TRICKY.keys())
+def test_the_json_document_masks_the_json_escaped_secret(secret, capsys):
+    import json
+
+    console.register_secret(secret)
+    console.write_json({"problem": f"refused {secret}", "list": [secret], secret: 1})
+    out = capsys.readouterr().out
+    assert leaks(secret, out) == []
+    document = json.loads(out)
+    assert document == {"problem": "refused ***", "list": ["***"], "***": 1}
+
+
+@pytest.mark.parametrize("secret", TRICKY.values(), ids=TRICKY.keys())
+def test_each_line_of_a_secret_is_announced_to_actions_escaped(secret, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    console.register_secret(secret)
+    lines = capsys.readouterr().out.splitlines()
+    masks = [line.removeprefix("::add-mask::") for line in lines]
+    assert all(line.startswith("::add-mask::") for line in lines), lines
+    assert all("\r" not in value for value in masks)
+    # Every % is an escape (%25, %0D, %0A): GitHub reads the value back exactly.
+    assert all(re.fullmatch(r"([^%]|%25|%0D|%0A)*", value) for value in masks), masks
+    announced = {unescape_data(value) for value in masks}
+    for line in re.split(r"\r\n|\r|\n", secret):
+        assert line in announced, (line, announced)
+
+
+def test_workflow_command_values_and_properties_are_escaped():
+    command = console.workflow_command("error", "50% done\r\nnext", title="a: b, c%")
+    assert command == "::error title=a%3A b%2C c%25::50%25 done%0D%0Anext"
+
+
+def test_the_user_information_of_urls_never_passes_the_mask():
+    assert console.mask("GET https://user:pw@host/simple/ failed") == (
+        "GET https://host/simple/ failed"
+    )
+    assert console.mask("see https://TOKEN@github.com/o/r.git") == "see https://github.com/o/r.git"
+    assert console.mask("ssh://git@github.com/o/r and me@example.org") == (
+        "ssh://git@github.com/o/r and me@example.org"
+    )

@@ -146,5 +146,5 @@ def uploaded(record: Mapping[str, Any]) -> list[str]:
     for item in record.get("files") or []:
         found.append(f"{item.get('filename')}: {item.get('status')}, sha256 {item.get('sha256')}")
         if item.get("url"):
-            found.append(f"  {item['url']}")
+            found.append(f"  {public_url(str(item['url']))}")
     return found

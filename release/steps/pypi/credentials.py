@@ -1,9 +1,11 @@
 """Upload credentials for the package index, in twine's order, and URLs shown without them.
 
 The order (docs/configuration.md "Configuration"): ``TWINE_USERNAME``/``TWINE_PASSWORD``, then the
-``~/.pypirc`` entry whose ``repository`` is the upload URL (twine's implicit ``pypi`` and
+user information of the upload URL (``https://user:password@host/legacy/``, as twine reads it),
+then the ``~/.pypirc`` entry whose ``repository`` is the upload URL (twine's implicit ``pypi`` and
 ``testpypi`` entries included), then the keyring, then trusted publishing (PyPI and TestPyPI
 only, from a CI that provides an OIDC identity: GitHub Actions with ``id-token: write``).
+twine itself only ever sees the URL without its user information.
 
 ``credential_problem`` checks, read only and without prompting, that one of them will be
 found (the upload's pre-flight); ``credentials`` resolves them with twine itself when the
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit
 
 from release.core import console
 from release.core.errors import ReleaseError
-from release.core.http import public_url
+from release.core.http import basic_authorization, public_url, url_credentials
 
 if TYPE_CHECKING:
     from twine.settings import Settings
@@ -62,14 +64,15 @@ def twine_settings(ctx: ReleaseContext) -> Settings:
     from twine.exceptions import TwineException
     from twine.settings import Settings
 
-    url = ctx.config.pypi.repository_url
+    url_user, url_password = _userinfo(ctx.config.pypi.repository_url)
+    url = public_url(ctx.config.pypi.repository_url)  # twine never sees the URL's credentials
     env = ctx.env
     section = pypirc_section(url)
     where: dict[str, Any] = {"repository_name": section} if section else {"repository_url": url}
     try:
         return Settings(
-            username=env.get("TWINE_USERNAME") or None,
-            password=env.get("TWINE_PASSWORD") or None,
+            username=env.get("TWINE_USERNAME") or url_user,
+            password=env.get("TWINE_PASSWORD") or url_password,
             non_interactive=True,
             config_file=PYPIRC,
             disable_progress_bar=True,
@@ -117,6 +120,7 @@ def credentials(ctx: ReleaseContext) -> Credentials:
             f"no upload credentials for {public_url(ctx.config.pypi.repository_url)}",
             CREDENTIALS_HINT,
         )
+    basic_authorization(username, password)  # the header's form is masked too
     return Credentials(username, password, settings.cacert, settings.client_cert)
 
 
@@ -130,13 +134,16 @@ CREDENTIALS_HINT = (
 def credential_problem(url: str, env: Mapping[str, str], config_file: str = PYPIRC) -> str | None:
     """Why no upload credentials will be found for ``url`` (None: some will), read only.
 
-    The same order as twine: environment, .pypirc entry, keyring, trusted publishing; no
-    prompt, no request to the index (trusted publishing asks only the CI for its identity).
+    The same order as twine: environment, the URL's user information, .pypirc entry,
+    keyring, trusted publishing; no prompt, no request to the index (trusted publishing asks
+    only the CI for its identity).
     """
+    url_user, url_password = _userinfo(url)
+    url = public_url(url)  # the URL as twine_settings hands it to twine
     console.register_secret(env.get("TWINE_PASSWORD"))
     entry = _pypirc_entry(url, config_file)
-    username = env.get("TWINE_USERNAME") or entry.get("username")
-    password = env.get("TWINE_PASSWORD") or entry.get("password")
+    username = env.get("TWINE_USERNAME") or url_user or entry.get("username")
+    password = env.get("TWINE_PASSWORD") or url_password or entry.get("password")
     if not username:
         username = _keyring_username(url) or ("__token__" if is_pypi(url) else None)
     if not password and username:
@@ -158,6 +165,14 @@ def credential_problem(url: str, env: Mapping[str, str], config_file: str = PYPI
         f"no upload credentials for {public_url(url)} (trusted publishing works only with PyPI "
         f"and TestPyPI): {CREDENTIALS_HINT}"
     )
+
+
+def _userinfo(url: str) -> tuple[str | None, str | None]:
+    """The user and password of ``url`` (None for each that is absent), masked from now on."""
+    found = url_credentials(url)
+    if found is None:
+        return None, None
+    return found[0] or None, found[1] or None
 
 
 def trusted_publishing_unavailable(url: str) -> str | None:

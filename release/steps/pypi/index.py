@@ -11,6 +11,10 @@ both serve) which files of a project exist, before it uploads anything:
 - Redirects are followed only on the same host: the tool never follows the index to
   another host (an unknown project on a misconfigured mirror must not be looked up on
   pypi.org). Links to files may point elsewhere (PyPI's files live on another host).
+- Credentials in the index URL (``https://user:password@host/simple/``) are taken out of it:
+  they are sent only to the index's own scheme, host and port, only over HTTPS (or to this
+  machine), and every URL the client shows or hands on (errors, file links, the state) is
+  the URL without them.
 
 ``release.steps.pypi.comparison`` decides, per built file, whether the index holds the same
 file.
@@ -32,7 +36,14 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from release.core import http as httpclient
 from release.core.errors import ReleaseError
-from release.core.http import POLICY, same_origin
+from release.core.http import (
+    POLICY,
+    insecure_for_credentials,
+    not_https,
+    public_url,
+    same_origin,
+    url_credentials,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -71,11 +82,14 @@ def request(
     *,
     stream: bool = False,
     headers: Mapping[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
 ) -> requests.Response:
     """``method url`` on ``session`` (which retries), following redirects on the same host only.
 
+    ``auth`` goes with every request (all on the same scheme, host and port as ``url``).
     Returns the final response, whatever its status (the caller decides what a 404 means).
-    Raises ``IndexFailure`` when the index cannot be reached or a redirect leaves the host.
+    Raises ``IndexFailure`` when the index cannot be reached or a redirect leaves the host;
+    its message shows URLs without their credentials (requests' own messages are not used).
     """
     import requests
 
@@ -89,10 +103,12 @@ def request(
                 stream=stream,
                 headers=dict(headers or {}),
                 timeout=POLICY.timeout,
+                auth=auth,
             )
         except (requests.ConnectionError, requests.Timeout) as error:
             raise IndexFailure(
-                f"{url} is not reachable after {POLICY.attempts} attempts ({_reason(error)})"
+                f"{public_url(url)} is not reachable after {POLICY.attempts} attempts "
+                f"({_reason(error)})"
             ) from None
         if not response.is_redirect:
             return response
@@ -100,11 +116,12 @@ def request(
         response.close()
         if not same_origin(current, target):
             raise IndexFailure(
-                f"{current} redirects to another host ({_origin(target)}): refusing to follow it",
+                f"{public_url(current)} redirects to another host ({_origin(target)}): "
+                "refusing to follow it",
                 "point index-url (or RELEASE_INDEX_URL) at the index itself",
             )
         current = target
-    raise IndexFailure(f"{url} redirects more than {MAX_REDIRECTS} times")
+    raise IndexFailure(f"{public_url(url)} redirects more than {MAX_REDIRECTS} times")
 
 
 def _origin(url: str) -> str:
@@ -183,12 +200,31 @@ def parse_json(text: str, base_url: str) -> list[IndexFile]:
 
 
 class Index:
-    """The simple API at ``url``, read with retries and without leaving its host."""
+    """The simple API at ``url``, read with retries and without leaving its host.
+
+    ``url`` may carry credentials: they are registered with the mask, taken out of
+    ``self.url`` (the URL shown, joined and recorded) and sent only to the index's origin.
+    """
 
     def __init__(self, url: str, session: requests.Session | None = None) -> None:
+        self._auth = url_credentials(url)
+        self._insecure = self._auth is not None and insecure_for_credentials(url)
+        url = public_url(url)
         self.url = url if url.endswith("/") else url + "/"
         self.session = session or httpclient.session()
         self._pages: dict[str, list[IndexFile]] = {}
+
+    def _get(
+        self, url: str, *, stream: bool = False, headers: Mapping[str, str] | None = None
+    ) -> requests.Response:
+        """GET ``url``, with the index's credentials when it is on the index's origin."""
+        auth = self._auth if same_origin(url, self.url) else None
+        if auth is not None and self._insecure:
+            raise IndexFailure(
+                f"the index URL {not_https(self.url)}: its credentials were not sent",
+                "set index-url in [tool.release.pypi] (or RELEASE_INDEX_URL) to its https:// URL",
+            )
+        return request(self.session, "GET", url, stream=stream, headers=headers, auth=auth)
 
     def project_url(self, name: str) -> str:
         return f"{self.url}{normalize(name)}/"
@@ -202,7 +238,7 @@ class Index:
 
     def _read(self, name: str) -> list[IndexFile]:
         url = self.project_url(name)
-        response = request(self.session, "GET", url, headers={"Accept": ACCEPT})
+        response = self._get(url, headers={"Accept": ACCEPT})
         if response.status_code == 404:
             return []
         if response.status_code != 200:
@@ -218,10 +254,12 @@ class Index:
     @contextmanager
     def download(self, file: IndexFile) -> Iterator[Path]:
         """The file, streamed into a temporary file that is removed afterwards."""
-        response = request(self.session, "GET", file.url, stream=True)
+        response = self._get(file.url, stream=True)
         with response:
             if response.status_code != 200:
-                raise IndexFailure(f"downloading {file.url} failed: {answer_text(response)}")
+                raise IndexFailure(
+                    f"downloading {public_url(file.url)} failed: {answer_text(response)}"
+                )
             with tempfile.TemporaryDirectory(prefix="release-index-") as folder:
                 path = Path(folder) / Path(file.filename).name
                 with path.open("wb") as handle:

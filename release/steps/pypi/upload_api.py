@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from release.core import console
 from release.core.errors import ReleaseError
-from release.core.http import POLICY, USER_AGENT, public_url, retry_wait
+from release.core.http import (
+    POLICY,
+    USER_AGENT,
+    insecure_for_credentials,
+    not_https,
+    public_url,
+    retry_wait,
+)
 from release.core.http import session as new_session
 from release.steps.pypi.comparison import CONFLICT_HINT, Status, compare, conflict_message
 from release.steps.pypi.credentials import Credentials
@@ -90,8 +97,9 @@ def upload_dist(
         if comparison.status is Status.DIFFERENT:
             raise ReleaseError(conflict_message(dist, comparison), CONFLICT_HINT)
     if response.is_redirect:
+        location = public_url(str(response.headers.get("location")))
         raise ReleaseError(
-            f"the index redirected the upload of {path.name} to {response.headers.get('location')}",
+            f"the index redirected the upload of {path.name} to {location}",
             "set repository-url (or TWINE_REPOSITORY_URL) to the upload endpoint itself",
         )
     raise ReleaseError(f"the index refused {path.name}: {said}")
@@ -113,7 +121,9 @@ def post_file(
 
     Connection errors and the policy's statuses (5xx, 429) are tried again after the policy's
     wait (or the answer's ``Retry-After``, capped); redirects are not followed. Returns the
-    final response; raises ``ReleaseError`` when no try reached the index.
+    final response; raises ``ReleaseError`` when no try reached the index, and before any try
+    when the credentials would go over plain HTTP to another machine. The URL's own user
+    information is never sent or shown: the session carries the credentials.
     """
     import requests
     from requests_toolbelt import (  # type: ignore[import-untyped]
@@ -121,6 +131,13 @@ def post_file(
         MultipartEncoderMonitor,
     )
 
+    if insecure_for_credentials(url):
+        raise ReleaseError(
+            f"the upload URL {not_https(url)}: nothing was sent",
+            "set repository-url in [tool.release.pypi] (or TWINE_REPOSITORY_URL) to its "
+            "https:// URL",
+        )
+    url = public_url(url)
     policy = UPLOAD_POLICY
     failures = 0
     first_failure = 0.0  # the policy's deadline counts from the first failed try
