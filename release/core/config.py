@@ -19,6 +19,7 @@ from release.core.configreader import (
     TableReader,
     check_pattern,
     check_template,
+    check_text,
     check_unique,
     read_codenames,
     read_path,
@@ -195,12 +196,30 @@ def parse_config(
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{source} is not valid TOML: {error}") from None
-    table = document.get("tool", {}).get("release")
+    except RecursionError:
+        raise ConfigError(
+            f"{source} nests arrays or tables too deeply to be read",
+            "flatten the nesting (no configuration needs more than a few levels)",
+        ) from None
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(
+            f"tool: expected a table, got {type_name(tool)} (in {source})",
+            "remove that key and configure the release in a [tool.release] table "
+            "(see docs/configuration.md)",
+        )
+    table = tool.get("release")
     if table is None:
         raise ConfigError(
             f"{source} has no [tool.release] table",
             "add one (see docs/configuration.md)",
         )
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"tool.release: expected a table, got {type_name(table)} (in {source})",
+            "write the configuration as a [tool.release] table (see docs/configuration.md)",
+        )
+    check_text(table, "tool.release")
     tree = Listing(files)
     reader = TableReader(table, "tool.release")
     return _build(reader, tree, env if env is not None else os.environ, project_folder)

@@ -14,6 +14,7 @@ from typing import Any
 
 from release.core.errors import ConfigError, UsageError
 from release.core.files import Listing, normalise, outside
+from release.core.text import shown
 
 TEMPLATE_FIELDS = frozenset(
     {"version", "npm_version", "docker_tag", "major", "minor", "patch", "codename"}
@@ -113,17 +114,63 @@ def type_name(value: Any) -> str:
 
 
 def check_template(reader: TableReader, name: str, template: str) -> None:
-    """Refuse a ``str.format`` template with a field outside ``TEMPLATE_FIELDS``."""
+    """Refuse a template that is not text with plain ``{field}`` placeholders of
+    ``TEMPLATE_FIELDS``: no format spec (``{version:>9}``), no conversion (``{version!r}``),
+    no attribute or index (``{version.x}``, ``{version[0]}``). ``str.format`` would obey
+    them, and a spec like ``{version:>999999999}`` asks for a gigabyte."""
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as error:
-        raise reader.error(name, f"invalid template {template!r}: {error}") from None
-    for _, field_name, _, _ in parsed:
-        if field_name is not None and field_name not in TEMPLATE_FIELDS:
-            fields = ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
+        raise reader.error(
+            name, f"invalid template {template!r}: {error} (write a literal brace as {{{{ or }}}})"
+        ) from None
+    fields = ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
+    for _, field_name, spec, conversion in parsed:
+        if field_name is None:
+            continue
+        base = re.split(r"[.\[]", field_name, maxsplit=1)[0]
+        if base not in TEMPLATE_FIELDS:
             raise reader.error(
                 name, f"unknown template field {{{field_name}}} in {template!r} (known: {fields})"
             )
+        if field_name != base or spec or conversion is not None:
+            written = "{" + field_name + (f"!{conversion}" if conversion else "")
+            written += (f":{spec}" if spec else "") + "}"
+            raise reader.error(
+                name,
+                f"{shown(written)} in {shown(template)}: templates take plain fields only "
+                f"(no format spec, conversion, attribute or index): write {{{base}}}",
+            )
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def check_text(table: Any, where: str) -> None:
+    """Refuse a NUL byte (or another control character but tab and line breaks) in any
+    key or string of ``table``, at any depth, naming its key path: no path, command, ref or
+    message holds one, and a NUL cannot even be handed to git or the operating system."""
+    if isinstance(table, dict):
+        for key, value in table.items():
+            _check_string(key, f"{where}: the key {shown(key)}")
+            check_text(value, f"{where}.{key}")
+    elif isinstance(table, list):
+        for index, item in enumerate(table):
+            check_text(item, f"{where}[{index}]")
+    elif isinstance(table, str):
+        _check_string(table, f"{where}: {shown(table)}")
+
+
+def _check_string(text: str, what: str) -> None:
+    found = CONTROL.search(text)
+    if found is None:
+        return
+    nul = found[0] == "\x00"
+    char = "a NUL byte" if nul else f"the control character {found[0]!r}"
+    raise ConfigError(
+        f"{what} holds {char} (character {found.start() + 1})",
+        "remove it (in TOML it is the escape \\u0000)" if nul else "remove it",
+    )
 
 
 def read_path(reader: TableReader, name: str, tree: Listing, *, kind: str, required: bool) -> Any:

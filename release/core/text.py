@@ -1,4 +1,5 @@
-"""Small text helpers for messages: the end of a tool's output, a size in bytes."""
+"""Small text helpers for messages: the end of a tool's output, a size in bytes, a value
+quoted safely."""
 
 from __future__ import annotations
 
@@ -29,3 +30,19 @@ def human_size(count: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``value`` quoted for a message: a string escaped (``repr``: no control character
+    reaches a terminal) and cut after ``limit`` characters, so a hostile 10 MB string stays
+    one short line; a list or an object only named."""
+    if isinstance(value, str):
+        text = repr(value[:limit])
+        return text if len(value) <= limit else f"{text}... ({len(value)} characters)"
+    if value is None or isinstance(value, (bool, float)):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if abs(value) < 10**limit else "a very large integer"
+    if isinstance(value, dict):
+        return "an object"
+    return "a list" if isinstance(value, list) else type(value).__name__

@@ -10,6 +10,11 @@ ref. A note push that lost a race fetches, merges its own record and retries.
 
 A note holds ``{"<version>": {...record...}}`` because one commit may carry
 several version tags (``4.2.0rc1`` and ``4.2.0``).
+
+Anyone who can push to the remote can write a note, so every record is checked before a
+step sees it (``release.run.records``: its ids end up in URL paths): a note or a record
+that is not what release-tasks writes is an error naming the note and how to remove it,
+and nothing of it is used.
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ from typing import Any
 from release.core.console import without_credentials
 from release.core.errors import ReleaseError
 from release.core.git import PUSH_ATTEMPTS, Git, GitError
-from release.core.text import last_line
+from release.core.text import human_size, last_line, shown
+from release.run import records
 
 NOTES_NAMESPACE = "refs/notes/release"
+MAX_NOTE = 1024 * 1024  # characters: a note holds a few kilobytes of records
+LOCAL_FIX = "delete it; the git notes on the remote still hold the shared state"
 
 Record = dict[str, Any]
 
@@ -70,22 +78,68 @@ class ReleaseState:
             data = json.loads(self.local_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RecursionError) as error:
+            why = "nested too deeply" if isinstance(error, RecursionError) else str(error)
             raise ReleaseError(
-                f"the local release state {self.local_path} is unreadable ({error})",
-                "delete it; the git notes on the remote still hold the shared state",
+                f"the local release state {self.local_path} is unreadable ({why})",
+                LOCAL_FIX,
             ) from None
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            raise ReleaseError(
+                f"the local release state {self.local_path} is {shown(data)}, not an object",
+                LOCAL_FIX,
+            )
+        return data
 
-    def _note(self, step: str) -> dict[str, Record]:
+    def _note(self, step: str, *, strict: bool = False) -> dict[str, Any]:
+        """The note of ``step`` on the commit: ``{version: record}``. One that is not such
+        an object is an error when ``strict`` (reading), else taken as empty (writing
+        replaces it)."""
         result = self.git.run("notes", "--ref", notes_ref(step), "show", self.commit, check=False)
         if result.returncode != 0:
             return {}
-        try:
-            data = json.loads(result.stdout)
-        except ValueError:
-            return {}
-        return data if isinstance(data, dict) else {}
+        why = None
+        if len(result.stdout) > MAX_NOTE:
+            why = f"it is {human_size(len(result.stdout))} long"
+        else:
+            try:
+                data = json.loads(result.stdout)
+            except ValueError:
+                why = "it is not JSON"
+            except RecursionError:
+                why = "it is nested too deeply"
+            else:
+                if not isinstance(data, dict):
+                    why = f"it is {shown(data)}, not an object"
+        if why is None:
+            return data  # type: ignore[no-any-return]
+        if strict:
+            raise self._untrusted(step, why, in_note=True)
+        return {}
+
+    def _checked(self, step: str, record: Any, *, in_note: bool) -> Record:
+        """``record``, or the error that says why no step may use it (``records``)."""
+        why = records.problem(step, self.version, record)
+        if why is not None:
+            raise self._untrusted(step, why, in_note=in_note)
+        return record  # type: ignore[no-any-return]
+
+    def _untrusted(self, step: str, why: str, *, in_note: bool) -> ReleaseError:
+        """A record release-tasks did not write: where it is, and how to remove it."""
+        if not in_note:
+            return ReleaseError(
+                f"the record of {step} for {self.version} in the local release state "
+                f"{self.local_path} cannot be used: {why}",
+                LOCAL_FIX,
+            )
+        ref, remote = notes_ref(step), self.remote or "origin"
+        return ReleaseError(
+            f"the state note of {step} for {self.version} ({ref} on commit {self.commit[:12]}) "
+            f"was not written by release-tasks, so nothing in it was used: {why}",
+            f"see who pushed it to {remote}, then remove it and run the same command again: "
+            f"git fetch {remote} +{ref}:{ref} && git notes --ref {ref} remove {self.commit} && "
+            f"git push {remote} {ref}",
+        )
 
     def fetch(self) -> None:
         """Bring the remote's notes for every step into the local notes refs (once)."""
@@ -108,13 +162,18 @@ class ReleaseState:
             self._fetched = True
 
     def get(self, step: str) -> Record | None:
-        """The newest record of ``step`` for this version, local or from the remote's note."""
+        """The newest record of ``step`` for this version, local or from the remote's note,
+        each checked first (``release.run.records``): a record that fails is an error."""
         self.fetch()
-        candidates = [self._local().get(step), self._note(step).get(self.version)]
-        records = [r for r in candidates if isinstance(r, dict)]
-        if not records:
+        local, note = self._local().get(step), self._note(step, strict=True).get(self.version)
+        found = [
+            self._checked(step, record, in_note=in_note)
+            for record, in_note in ((local, False), (note, True))
+            if record is not None
+        ]
+        if not found:
             return None
-        return max(records, key=lambda r: float(r.get("recorded_at", 0)))
+        return max(found, key=lambda r: float(r.get("recorded_at") or 0))
 
     def all(self, steps: tuple[str, ...]) -> dict[str, Record]:
         found = {step: self.get(step) for step in steps}

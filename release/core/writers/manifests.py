@@ -20,6 +20,10 @@ from release.core.writers.base import Job, Missing, Result, Unreadable, replace_
 _WS = re.compile(r"[ \t\n\r]*")
 _ROOT_VERSION = ("version",)
 _LOCK_VERSION = ("packages", "", "version")
+TOO_DEEP = (
+    "is nested too deeply to be read as JSON (more than about a thousand levels of arrays or "
+    "objects; flatten it, or regenerate it with npm)"
+)
 
 
 def package_json(text: str, job: Job) -> Result:
@@ -27,6 +31,8 @@ def package_json(text: str, job: Job) -> Result:
         spans = _json_spans(text, {_ROOT_VERSION, _LOCK_VERSION})
     except ValueError as error:
         raise Unreadable(f"is not valid JSON ({error})") from None
+    except RecursionError:
+        raise Unreadable(TOO_DEEP) from None
     strings = [span for span in spans.values() if text[span[0]] == '"']
     if _ROOT_VERSION not in spans or text[spans[_ROOT_VERSION][0]] != '"':
         raise Missing('top-level "version" string')

@@ -22,6 +22,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from release.core import console
 from release.core.errors import ReleaseError
 from release.core.http import POLICY, parse_retry_after, retry_wait, session
+from release.core.text import shown
+from release.run.records import KUDU_ID
 from release.steps.deploy_ui.profile import (
     PRODUCTION,
     PROFILE_ENV,
@@ -78,6 +80,15 @@ class Target:
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
+
+    def deployment_url(self, deployment_id: str) -> str:
+        """The record of one deployment; its id (from Kudu's answer or the state note) must
+        be a plain token (``records.KUDU_ID``), never a path."""
+        if not KUDU_ID.fullmatch(deployment_id):
+            raise ReleaseError(
+                f"refusing to read Kudu deployment {shown(deployment_id)}: not a deployment id"
+            )
+        return self.url(f"/api/deployments/{deployment_id}")
 
     def same_site(self, url: str) -> str:
         """``url`` (absolute or relative) on this SCM site: credentials never go elsewhere."""
@@ -281,6 +292,8 @@ class Kudu:
             )
         try:
             body = response.json()
+            if not KUDU_ID.fullmatch(str(body["id"])):
+                raise ValueError("not a deployment id")
             record = Deployment(
                 id=str(body["id"]),
                 status=int(body["status"]),
@@ -298,14 +311,16 @@ class Kudu:
 
     def find(self, deployment_id: str) -> Deployment | None:
         """The record of an earlier deployment, or None when the site does not know it."""
-        response = self._get(self.target.url(f"/api/deployments/{deployment_id}"))
+        response = self._get(self.target.deployment_url(deployment_id))
         if response.status_code == 404:
             return None
         return self._record(response)[0]
 
     def log(self, deployment: Deployment) -> list[str]:
         """Azure's log of ``deployment``: its entries, each followed by its details."""
-        url = self.target.same_site(deployment.log_url or f"/api/deployments/{deployment.id}/log")
+        url = self.target.same_site(
+            deployment.log_url or self.target.deployment_url(deployment.id) + "/log"
+        )
         lines: list[str] = []
         for entry in self._entries(url):
             lines.append(str(entry.get("message", "")))

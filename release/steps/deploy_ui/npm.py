@@ -104,6 +104,11 @@ def write_ui_version(ctx: ReleaseContext, tree: Path) -> None:
 def _check_npm_version(path: Path, expected: str) -> None:
     try:
         found = json.loads(path.read_text(encoding="utf-8")).get("version")
+    except RecursionError:
+        raise ReleaseError(
+            f"cannot read the UI's {path.name}: it nests arrays or objects too deeply",
+            "flatten it, or regenerate it with npm",
+        ) from None
     except (OSError, ValueError, AttributeError) as error:
         raise ReleaseError(f"cannot read the UI's {path.name}: {error}") from None
     if found != expected:

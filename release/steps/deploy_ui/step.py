@@ -175,7 +175,7 @@ class DeployUI:
             if found is None or found.failed:
                 return None
             console.info(f"deploy-ui: an earlier run started deployment {found.id}; following it")
-            url = target.url(f"/api/deployments/{found.id}")
+            url = target.deployment_url(found.id)
             deadline = time.monotonic() + configured_ui(ctx).deploy_timeout
             final = wait_for(kudu, url, deadline, ctx, record)
             return _finish(ctx, kudu, final, record)
@@ -256,7 +256,7 @@ def wait_for(
             ctx.state.record(STEP, {**base, "status": "deploying", "deployment_id": current.id})
             recorded = current.id
             # Poll the deployment itself from now on: "latest" may become another one.
-            url = kudu.target.url(f"/api/deployments/{current.id}")
+            url = kudu.target.deployment_url(current.id)
         if last is None or last.status != current.status:
             console.info(f"deploy-ui: deployment {current.id}: {current.status_name}")
         last = current
@@ -267,7 +267,7 @@ def wait_for(
             raise StepError(
                 f"deployment {current.id} to {kudu.target.app} ({kudu.target.slot}) did not "
                 f"finish within {ui.deploy_timeout} s (last status: {current.status_name}); it "
-                f"may still finish: see {kudu.target.url('/api/deployments/' + current.id)}",
+                f"may still finish: see {kudu.target.deployment_url(current.id)}",
                 "run the same command again to follow it, or raise [tool.release.ui] "
                 "deploy-timeout",
             )

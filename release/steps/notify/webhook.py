@@ -56,6 +56,16 @@ class Webhook:
         return f"{self.base}?{urlencode([*self.query, ('wait', 'true')])}"
 
     def message_url(self, message_id: str) -> str:
+        """The URL of a message of this webhook; ``message_id`` must be a Discord id (digits),
+        never a path: it comes from the state note."""
+        from release.core.text import shown
+        from release.run.records import DISCORD_ID
+
+        if not DISCORD_ID.fullmatch(message_id):
+            raise ReleaseError(
+                f"refusing to edit Discord message {shown(message_id)}: not a Discord id",
+                "check the state note refs/notes/release/notify",
+            )
         url = f"{self.base}/messages/{message_id}"
         return f"{url}?{urlencode(self.query)}" if self.query else url
 

@@ -1,0 +1,271 @@
+"""What a step's record in the release state may hold, checked before anything uses it.
+
+A record comes from a git note on the remote (``refs/notes/release/<step>``), which anyone
+who can push to the remote can write, or from the local state file. Its ids end up in URL
+paths (the Discord message that is edited, the Kudu deployment that is followed), its names
+and links in the announcement and the step summary. So ``ReleaseState.get`` checks every
+record against the table below before a step sees it: the fields a step reads must match
+strict patterns (a Discord id is digits, a Kudu deployment id a short token), a status
+must be one the step writes, and no string is longer than ``MAX_TEXT`` or holds a control
+character. A record that fails is refused as a whole (``problem`` says why), never
+trusted in part.
+
+Records are checked for their shape, not their truth: a well-formed record that says a
+step is done is believed (docs/protection.md "The release state").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from release.core.text import shown
+
+Check = Callable[[Any], "str | None"]  # why the value is wrong, or None
+
+MAX_TEXT = 4096  # characters of any one string of a record
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # tab and newline are allowed
+
+DISCORD_ID = re.compile(r"[0-9]{1,20}")  # a snowflake
+KUDU_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")  # a GUID, "temp-1a2b3c", ...
+
+
+def pattern(regex: str | re.Pattern[str], what: str) -> Check:
+    compiled = re.compile(regex)
+
+    def check(value: Any) -> str | None:
+        if isinstance(value, str) and compiled.fullmatch(value):
+            return None
+        return f"{shown(value)} is not {what}"
+
+    return check
+
+
+def one_of(*values: str) -> Check:
+    def check(value: Any) -> str | None:
+        if isinstance(value, str) and value in values:
+            return None
+        return f"{shown(value)} is not one of {', '.join(values)}"
+
+    return check
+
+
+def count(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return None
+    return f"{shown(value)} is not a count"
+
+
+def snowflake(value: Any) -> str | None:
+    """A Discord id: digits (a string, as Discord sends them; an integer is taken too)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and DISCORD_ID.fullmatch(value):
+        return None
+    return f"{shown(value)} is not a Discord id (digits only)"
+
+
+def list_of(item: Check) -> Check:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list):
+            return f"{shown(value)} is not a list"
+        for index, element in enumerate(value):
+            problem = item(element)
+            if problem is not None:
+                return f"[{index}]: {problem}"
+        return None
+
+    return check
+
+
+def fields(table: Mapping[str, Check]) -> Check:
+    """An object whose listed keys, where present and not null, pass their checks (other
+    keys are let through: a newer release-tasks may record more)."""
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return f"{shown(value)} is not an object"
+        for key, field_check in table.items():
+            if value.get(key) is None:
+                continue
+            problem = field_check(value[key])
+            if problem is not None:
+                return f"{key}{'' if problem.startswith('[') else ': '}{problem}"
+        return None
+
+    return check
+
+
+def keyed(key: Check, value: Check) -> Check:
+    """An object whose every key and value pass ``key`` and ``value``."""
+
+    def check(mapping: Any) -> str | None:
+        if not isinstance(mapping, dict):
+            return f"{shown(mapping)} is not an object"
+        for name, item in mapping.items():
+            problem = key(name)
+            if problem is None:
+                problem = value(item)
+                if problem is not None:
+                    return f"{name}: {problem}" if not problem.startswith("[") else name + problem
+            else:
+                return f"key {problem}"
+        return None
+
+    return check
+
+
+HEX64 = pattern(r"[0-9a-f]{64}", "a sha256 in hex")
+COMMIT = pattern(r"[0-9a-f]{40}(?:[0-9a-f]{24})?", "a commit id")
+DIGEST = pattern(r"sha256:[0-9a-f]{64}", "an image digest (sha256:...)")
+HOST = pattern(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?",
+    "a host[:port]",
+)
+URL = pattern(r"https?://[A-Za-z0-9._~:/?#\[\]@!$&'*+,;=%-]{1,2040}", "an http(s) URL")
+NAME = pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", "a plain name")
+PROJECT = pattern(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?", "a project name")
+DIST_FILE = pattern(
+    r"[A-Za-z0-9][A-Za-z0-9._+-]{0,250}\.(?:tar\.gz|zip|whl)", "a distribution file name"
+)
+IMAGE = pattern(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*", "an image name")
+IMAGE_REF = pattern(r"[A-Za-z0-9._:/\[\]-]{1,255}", "an image repository")
+DOCKER_TAG = pattern(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker tag")
+GIT_TAG = pattern(r"[^\s\x00-\x1f\x7f~^:?*\[\\]{1,255}", "a tag name")
+BRANCH = pattern(r"[^\s\x00-\x1f\x7f~^:?*\[\\]{1,255}", "a branch name")
+NPM_VERSION = pattern(r"[0-9A-Za-z.+-]{1,64}", "a version")
+TIME = pattern(r"[0-9T:.+Z-]{1,40}", "a time")
+PATH = pattern(r"[^\x00-\x1f\x7f]{1,1024}", "a path")
+
+
+def _project_item(value: Any) -> str | None:
+    if isinstance(value, str):
+        return PROJECT(value)
+    return fields({"name": PROJECT, "project": PROJECT})(value)
+
+
+_UPLOADED = fields(
+    {
+        "filename": DIST_FILE,
+        "package": PATH,
+        "project": PROJECT,
+        "sha256": HEX64,
+        "status": one_of("uploaded", "already on the index"),
+        "url": URL,
+    }
+)
+
+
+def _file_item(value: Any) -> str | None:
+    return DIST_FILE(value) if isinstance(value, str) else _UPLOADED(value)
+
+
+STATUSES: Mapping[str, tuple[str, ...]] = {
+    "notify": ("posted", "sending", "unknown", "failed", "assumed-posted"),
+    "deploy-ui": ("deploying", "succeeded", "failed"),
+}
+"""The ``status`` values each step writes; one of them is required in its record."""
+
+SCHEMAS: Mapping[str, Mapping[str, Check]] = {
+    "bump": {
+        "result": one_of("pushed", "held"),
+        "commit": COMMIT,
+        "branch": BRANCH,
+        "remote": NAME,
+        "files": list_of(PATH),
+    },
+    "upload": {
+        "repository": URL,
+        "index": URL,
+        "files": list_of(_file_item),
+        "projects": list_of(_project_item),
+        "distributions": list_of(_project_item),
+        "packages": list_of(_project_item),
+    },
+    "push-image": {
+        "registry": HOST,
+        "images": keyed(
+            IMAGE,
+            fields(
+                {
+                    "repository": IMAGE_REF,
+                    "tags": list_of(DOCKER_TAG),
+                    "pushed": list_of(DOCKER_TAG),
+                    "kept": list_of(DOCKER_TAG),
+                    "digest": DIGEST,
+                }
+            ),
+        ),
+    },
+    "deploy-ui": {
+        "deployment_id": pattern(KUDU_ID, "a Kudu deployment id (letters, digits, - and _)"),
+        "app": NAME,
+        "slot": NAME,
+        "host": HOST,
+        "api": one_of("zipdeploy", "onedeploy"),
+        "npm_version": NPM_VERSION,
+        "files": count,
+        "bytes": count,
+        "sha256": HEX64,
+    },
+    "notify": {
+        "message_id": snowflake,
+        "webhook_id": snowflake,
+        "channel_id": snowflake,
+        "guild_id": snowflake,
+        "tag": GIT_TAG,
+        "digest": HEX64,
+        "posted_at": TIME,
+        "edited_at": TIME,
+    },
+}
+"""The fields each step's record is read for, and what they must look like."""
+
+
+def problem(step: str, version: str, record: Any) -> str | None:
+    """Why ``record`` cannot be the record of ``step`` for ``version`` (None: it can)."""
+    if not isinstance(record, dict):
+        return f"the record is {shown(record)}, not an object"
+    text = _text_problem(record, 0)
+    if text is not None:
+        return text
+    for key, expected in (("step", step), ("version", version)):
+        if key in record and record[key] != expected:
+            return f"{key}: {shown(record[key])} is not {expected!r}"
+    stamp = record.get("recorded_at")
+    if stamp is not None and not _finite_number(stamp):
+        return f"recorded_at: {shown(stamp)} is not a time"
+    statuses = STATUSES.get(step)
+    if statuses is not None:
+        status_problem = one_of(*statuses)(record.get("status"))
+        if status_problem is not None:
+            return f"status: {status_problem}"
+    return fields(SCHEMAS.get(step, {}))(record)
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _text_problem(value: Any, depth: int) -> str | None:
+    """A string that is too long or holds a control character, anywhere in ``value``."""
+    if depth > 20:
+        return "the record is nested too deeply"
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            return f"{shown(value)} is longer than {MAX_TEXT} characters"
+        if CONTROL.search(value):
+            return f"{shown(value)} holds a control character"
+        return None
+    items: list[Any] = []
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    for item in items:
+        found = _text_problem(item, depth + 1)
+        if found is not None:
+            return found
+    return None
