@@ -87,6 +87,7 @@ class Git:
                 cwd=folder,
                 capture_output=True,
                 text=True,
+                env=without_token(os.environ),
                 check=False,
             )
         except FileNotFoundError:

@@ -3,8 +3,8 @@ repository with ``release-tasks`` alone (no checkout of this project, no tasks.p
 
 The program runs with a PATH of its venv and the system's programs only (git), without
 PYTHONPATH, so nothing of this checkout can be imported or run by it. The adopting
-repository carries the release workflow as docs/ci.md says to copy it (``pip install
-release-tasks`` instead of ``pip install .``).
+repository carries the release workflow copied as docs/ci.md says (unchanged: every job
+installs the pinned ``release-tasks`` from the index, none the repository it releases).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def adopting_repo(name: str) -> dict[str, str]:
     """A one-package repository whose only release configuration is its [tool.release] table."""
     module = name.replace("-", "_")
     workflow = WORKFLOW.read_text(encoding="utf-8")
-    assert "python -m pip install .\n" in workflow
+    assert 'python -m pip install "$RELEASE_TASKS"' in workflow
+    assert "pip install .\n" not in workflow
     return {
         "pyproject.toml": f"""\
 [build-system]
@@ -50,9 +51,7 @@ kind = "pyproject"
 path = "."
 """,
         f"src/{module}/__init__.py": f'"""{name}: a small library adopting release-tasks."""\n',
-        ".github/workflows/release.yml": workflow.replace(
-            "python -m pip install .\n", "python -m pip install release-tasks\n"
-        ),
+        ".github/workflows/release.yml": workflow,
     }
 
 
