@@ -300,7 +300,7 @@ def _has_release_table(text: str) -> bool:
 
     try:
         tool = tomllib.loads(text).get("tool", {})
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return True
     return "release" in tool if isinstance(tool, dict) else True
 

@@ -141,6 +141,35 @@ def test_a_manifest_nested_without_end_is_one_clear_error_and_nothing_is_written
     assert repo.git("status", "--porcelain") == ""
 
 
+def test_a_package_pyproject_nested_without_end_names_the_file(tmp_path: Path) -> None:
+    deep = "\n[tool.x]\ny = " + "[" * 3000 + "]" * 3000 + "\n"
+
+    def edit(repo: Repo) -> None:
+        path = repo.path / "demo-common" / "pyproject.toml"
+        path.write_text(path.read_text(encoding="utf-8") + deep, encoding="utf-8")
+
+    repo = tagged(tmp_path, edit)
+    result = repo.invoke("bump", "--tag", TAG)
+    one_error(result, "demo-common/pyproject.toml: is not valid TOML", "nested")
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_a_default_branch_pyproject_nested_without_end_is_one_clear_error(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    repo.git("checkout", "-q", "-b", "release/1.x")
+    repo.push("release/1.x")
+    repo.tag(TAG)
+    repo.git("checkout", "-q", "main")
+    path = repo.path / "pyproject.toml"
+    deep = "x = " + "[" * 3000 + "]" * 3000 + "\n"
+    path.write_text(path.read_text(encoding="utf-8") + deep, encoding="utf-8")
+    repo.commit("deep")
+    repo.push("main")
+    repo.git("checkout", "-q", TAG)
+    result = repo.invoke("check-version", "--tag", TAG, "--skip-credentials")
+    one_error(result, "pyproject.toml on", "nests arrays or tables too deeply", "flatten")
+
+
 HOSTILE_NOTES = {
     "notify-message-id-is-a-path": (
         "notify",

@@ -146,3 +146,22 @@ def job() -> Job:
 def test_a_package_json_nested_without_end_is_unreadable_not_a_crash(text: str) -> None:
     with pytest.raises(Unreadable, match="nested too deeply to be read as JSON"):
         package_json(text, job())
+
+
+# -- a package's pyproject of another shape, read for its project name ----------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["project = 1\n", "[project]\nname = 5\n", "x = " + "[" * 3000 + "]" * 3000 + "\n", "[x\n"],
+)
+def test_the_announcement_falls_back_to_the_folder_name(text: str) -> None:
+    from release.core.config import Config, Package
+    from release.steps.notify.gather import package_names_from_config
+
+    class Tree:
+        def show(self, commit: str, path: str) -> str:
+            return text
+
+    config = Config(packages=(Package("libs/demo-core"),))
+    assert package_names_from_config(Tree(), "c0ffee", config) == ["demo-core"]  # type: ignore[arg-type]

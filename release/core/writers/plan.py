@@ -49,8 +49,8 @@ def sibling_names(config: Config, tree: Tree) -> frozenset[str]:
             continue
         try:
             project = tomllib.loads(decode(data)[0]).get("project", {})
-        except tomllib.TOMLDecodeError:
-            continue
+        except (tomllib.TOMLDecodeError, RecursionError):
+            continue  # the pyproject writer names the file
         if isinstance(project, dict) and isinstance(project.get("name"), str):
             names.add(canonicalize_name(project["name"]))
     return frozenset(names)

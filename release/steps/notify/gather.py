@@ -117,9 +117,11 @@ def package_names_from_config(git: Git, commit: str, config: Config) -> list[str
         text = git.show(commit, package.pyproject)
         if text:
             try:
-                name = str(tomllib.loads(text).get("project", {}).get("name") or name)
-            except tomllib.TOMLDecodeError:
-                pass
+                project = tomllib.loads(text).get("project")
+            except (tomllib.TOMLDecodeError, RecursionError):
+                project = None  # the bump's pyproject writer names the file
+            if isinstance(project, dict) and isinstance(project.get("name"), str):
+                name = project["name"] or name
         names.append(name)
     return names
 
