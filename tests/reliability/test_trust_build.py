@@ -16,7 +16,11 @@ services:
   nothing is uploaded, deployed, pushed or recorded;
 - **the job's git token**: a whole release with ``GITHUB_TOKEN`` in the releasing step's
   environment completes, and the token reaches no child process (every git call and every
-  npm command is observed through a wrapper on ``PATH``), no output, file, note or object.
+  npm command is observed through a wrapper on ``PATH``), no output, file, note or object;
+- **no wait without end** (hole 7): the index answers the upload ``503`` with
+  ``Retry-After: 3600``; the upload waits the policy's cap (60 s), not an hour, says that it
+  retries, and finishes. (Every job of the workflow has ``timeout-minutes`` besides:
+  ``tests/integration/test_workflows.py``.)
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from release.core.http import POLICY
 from tests.reliability.conftest import MakeWorld, assert_clean
 from tests.reliability.world import TAG, VERSION, Outcome, World
 from tests.repos import run
@@ -229,3 +235,22 @@ def test_the_job_token_reaches_git_alone_and_no_output(
         if path.is_file() and not path.is_symlink() and "services" not in path.parts:
             assert TOKEN not in path.read_bytes().decode("latin-1"), path
     assert VERSION in json.dumps(world.remote_notes())
+
+
+def test_a_retry_after_of_an_hour_delays_the_upload_by_the_policys_cap_only(
+    make_world: MakeWorld,
+) -> None:
+    world = make_world()
+    refused = world.index.fault("status", "POST", r"^/$", status=503, retry_after=3600)
+    started = time.monotonic()
+
+    outcome = world.invoke("upload", "--tag", TAG)
+
+    took = time.monotonic() - started
+    assert outcome.returncode == 0, outcome
+    assert refused.hits == 1
+    assert POLICY.max_wait <= took < POLICY.max_wait + 60, took  # the cap, not an hour
+    assert "the index answered 503; retrying" in outcome.stderr, outcome  # and said so
+    assert world.index_files() == world.built
+    assert world.leaks() == []
+    assert world.duplicates() == []
