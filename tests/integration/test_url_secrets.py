@@ -271,6 +271,7 @@ def test_an_upload_url_on_plain_http_elsewhere_is_refused_before_anything(
         repo.push()
     repo.tag("version/5.3.0")
     refs = repo.git("ls-remote", str(repo.remote))
+    on_the_index = sorted(p.name for p in pypi_server.packages_dir.iterdir())  # shared index
     where = {"environment": "TWINE_REPOSITORY_URL"}.get(
         named_by, "tool.release.pypi.repository-url"
     )
@@ -294,4 +295,4 @@ def test_an_upload_url_on_plain_http_elsewhere_is_refused_before_anything(
     assert not (repo.path / ".git" / "release-dist").exists()  # nothing was built
     assert not (repo.path / ".git" / "release-state").exists()  # nothing was recorded
     assert repo.git("ls-remote", str(repo.remote)) == refs  # nothing was pushed
-    assert not any(p.name.startswith("demo") for p in pypi_server.packages_dir.iterdir())
+    assert sorted(p.name for p in pypi_server.packages_dir.iterdir()) == on_the_index

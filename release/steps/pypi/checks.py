@@ -113,9 +113,10 @@ def project_names(ctx: ReleaseContext) -> list[str]:
         if text is None:
             continue
         try:
-            name = tomllib.loads(text).get("project", {}).get("name")
-        except tomllib.TOMLDecodeError:
-            continue
+            project = tomllib.loads(text).get("project")
+        except (tomllib.TOMLDecodeError, RecursionError):
+            continue  # the build reports a broken pyproject.toml with its own words
+        name = project.get("name") if isinstance(project, dict) else None
         if isinstance(name, str):
             names.append(name)
     return names
