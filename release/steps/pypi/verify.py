@@ -17,9 +17,11 @@ For the release as a whole:
 from __future__ import annotations
 
 import csv
+import email.message
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,24 +36,71 @@ from release.steps.pypi.dists import BuildFailure, Dist, clean_environment, uv_b
 
 
 def twine_problems(paths: Sequence[Path]) -> list[str]:
-    """``twine check`` of every file: metadata and long-description rendering errors."""
-    from twine.commands.check import _check_file, _WarningStream
+    """``twine check`` of every file: metadata and long-description rendering errors.
+
+    Done as twine does it, through public interfaces: the metadata is read and validated by
+    ``twine.package.PackageFile`` (as ``twine upload`` reads it), and a reStructuredText long
+    description (or one without a content type, which twine and the index read as
+    reStructuredText) is rendered by ``readme_renderer``, the renderer of ``twine check`` and
+    of PyPI. Markdown and plain text cannot fail to render. Not through
+    ``twine.commands.check.check``: it prints to the process's stdout and logs through the
+    root logger, both shared with the steps that prepare in other threads meanwhile.
+    """
     from twine.exceptions import InvalidDistribution
+    from twine.package import PackageFile
 
     problems = []
     for path in paths:
-        stream = _WarningStream()
         try:
-            _, ok = _check_file(str(path), stream)
+            metadata = PackageFile.from_filename(str(path), None).metadata
         except InvalidDistribution as error:
             problems.append(f"twine check {path.name}: {error}")
             continue
-        if not ok:
+        content_type = _content_type(metadata.get("description_content_type"))
+        description = metadata.get("description") or ""
+        if content_type != "text/x-rst" or not description.strip():
+            continue
+        reports = _render_rst(description)
+        if reports is not None:
             problems.append(
-                f"twine check {path.name}: the long description would not render on the index "
-                f"({tail(str(stream), 3)})"
+                f"twine check {path.name}: the long description ({content_type}) has syntax "
+                f"errors in markup and would not be rendered on the index: {reports}"
             )
     return problems
+
+
+# The content types twine check does not render (anything else is read as reStructuredText).
+_NOT_RENDERED = frozenset({"text/plain", "text/markdown"})
+
+# A docutils report as readme_renderer writes it to the stream: "<string>:LINE: (LEVEL/N) text".
+_REPORT = re.compile(r"^<string>:(?P<line>\d*): \((?P<level>[A-Z]+)/\d+\) (?P<message>.*)$", re.M)
+
+
+def _content_type(value: str | None) -> str:
+    """The media type of a ``Description-Content-Type`` (``text/x-rst; charset=UTF-8``
+    gives ``text/x-rst``), as twine reads it; reStructuredText when there is none or
+    one twine does not know."""
+    if not value:
+        return "text/x-rst"
+    message = email.message.EmailMessage()
+    message["content-type"] = value
+    media = message.get_content_type()
+    return media if media in _NOT_RENDERED else "text/x-rst"
+
+
+def _render_rst(text: str) -> str | None:
+    """None when ``text`` renders; else docutils' own reports, ``line N: Level: message``."""
+    import readme_renderer.rst
+
+    stream = io.StringIO()
+    if readme_renderer.rst.render(text, stream=stream) is not None:
+        return None
+    output = stream.getvalue()
+    reports = [
+        f"line {m['line'] or '?'}: {m['level'].capitalize()}: {m['message'].strip()}"
+        for m in _REPORT.finditer(output)
+    ]
+    return "; ".join(reports) if reports else (tail(output, 3) or "no reason given")
 
 
 def version_problems(dists: Sequence[Dist], expected: str) -> list[str]:
