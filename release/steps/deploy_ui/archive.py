@@ -1,7 +1,10 @@
 """The zip that ``deploy-ui`` deploys: the UI built from the release tree, zipped reproducibly.
 
 Entries are sorted and every one carries the tag's time: the same zip for one tag, newer
-timestamps for each release (zip deploy copies only files whose timestamps changed).
+timestamps for each release (zip deploy copies only files whose timestamps changed). Nothing
+of the machine or the moment enters it: not the files' own times, owners or umask (a mode
+is 0755 when the file has any execute bit, else 0644, whoever runs the build), not the time
+of the build (the tag's time; the zip format's earliest, 1980, for an older tag).
 
 Only regular files and folders are zipped, never read through a symbolic link: a link in the
 build output (to ``/proc/self/environ``, to a file outside the repository) could carry any
@@ -106,10 +109,11 @@ def zip_folder(folder: Path, target: Path, timestamp: int, shown: str | None = N
     """Zip every file under ``folder`` into ``target``, reproducibly.
 
     Entries are the files' paths relative to ``folder`` in sorted order, each with the same
-    timestamp (``timestamp``, seconds since the epoch, UTC) and permissions 0644 (0755 when
-    executable). The same folder gives the same bytes. A symbolic link, or anything else
-    that is not a regular file or a folder, is refused (``refuse_not_files``, naming it as
-    under ``shown``): nothing is read through a link.
+    timestamp (``timestamp``, seconds since the epoch, UTC, no earlier than ``ZIP_EPOCH``) and
+    permissions 0644 (0755 when the file has any execute bit). The same folder gives the
+    same bytes. A symbolic link, or anything else that is not a regular file or a folder, is
+    refused (``refuse_not_files``, naming it as under ``shown``): nothing is read through a
+    link.
     """
     refuse_not_files(folder, shown or folder.name)
     files = sorted(
@@ -121,7 +125,7 @@ def zip_folder(folder: Path, target: Path, timestamp: int, shown: str | None = N
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, so that the permissions below mean what they say
-            mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            mode = 0o755 if path.lstat().st_mode & 0o111 else 0o644
             info.external_attr = (0o100000 | mode) << 16
             archive.writestr(info, _read_plain(path), compresslevel=9)
     data = target.read_bytes()

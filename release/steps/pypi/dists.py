@@ -6,6 +6,12 @@ isolated environment (uv installs into it when uv is available, pip otherwise), 
 ``SOURCE_DATE_EPOCH`` set to the tagged commit's time. Packages build in parallel threads
 (each build is a subprocess). ``release.steps.pypi.verify`` then checks the files.
 
+The sdist is made reproducible as soon as it is built, before the wheel is built from it
+(``release.steps.pypi.repack``: a setuptools sdist carries the build's time and the
+checkout's file times; it is rewritten with the same members, the tagged commit's time and a
+fixed gzip header). One that cannot be rewritten is kept as built and the build says that
+it is not reproducible and why.
+
 When the wheel built from the sdist fails, the wheel is tried from the source folder, only
 to say which it is: if that one builds, the sdist is not self-contained (it misses a file
 the build reads, such as a ``setup.py`` reading ``../README.md``), and the failure says so,
@@ -36,11 +42,14 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+from release.core import console
 from release.core.errors import ReleaseError
 from release.core.gitauth import TOKEN_VARIABLES
 from release.core.text import last_line, tail
+from release.steps.pypi.repack import make_reproducible
 
 MANIFEST = "release-build.json"
+HOOK_UMASK = 0o022  # the backend hooks' umask: the modes they write are the same everywhere
 CHUNK = 1024 * 1024
 # Variables a build backend or installer has no business seeing.
 SECRET_VARIABLES = (
@@ -231,6 +240,7 @@ def build_package(
             install(builder.build_system_requires)
             install(builder.get_requires_for_build("sdist"))
             sdist = Path(builder.build("sdist", out))
+            reproducible_sdist(name, sdist, epoch)
             if wheel_from == "source":
                 install(builder.get_requires_for_build("wheel"))
                 wheel = Path(builder.build("wheel", out))
@@ -253,6 +263,17 @@ def build_package(
     except (BuildException, RuntimeError, OSError) as error:
         raise BuildFailure(f"{name} did not build: {error}") from None
     return [("sdist", sdist), ("wheel", wheel)]
+
+
+def reproducible_sdist(package: str, sdist: Path, epoch: int) -> None:
+    """Rewrite ``sdist`` reproducibly (``repack``), or say why it stays as built."""
+    why = make_reproducible(sdist, epoch)
+    if why is not None:
+        console.warn(
+            f"{package}: {sdist.name} is not reproducible: {why}; it is kept as built, so a "
+            "build of this tag at another time or on another machine gives other bytes (a "
+            "re-run still recognises it on the index by its members)"
+        )
 
 
 def install_requirements(
@@ -300,6 +321,10 @@ def _runner(extra: Mapping[str, str]) -> Callable[..., None]:
     backend without it, and each of the four hooks of a build imports the backend again,
     so without this every hook compiles it anew. What they write lands in the temporary
     build environment and trees, as it does wherever that variable is not set.
+
+    The hooks run under the umask 022, whatever the releasing user's: setuptools writes the
+    files of its wheel anew and records their modes, so under a umask of 002 (the default of
+    many desktops) its wheel would differ from a CI runner's (``HOOK_UMASK``).
     """
 
     def run(
@@ -307,7 +332,9 @@ def _runner(extra: Mapping[str, str]) -> Callable[..., None]:
     ) -> None:
         env = clean_environment({**(extra_environ or {}), **extra})
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        result = subprocess.run(list(cmd), cwd=cwd, env=env, capture_output=True, text=True)
+        result = subprocess.run(
+            list(cmd), cwd=cwd, env=env, capture_output=True, text=True, umask=HOOK_UMASK
+        )
         if result.returncode != 0:
             raise subprocess.CalledProcessError(
                 result.returncode, list(cmd), result.stdout, result.stderr
