@@ -60,7 +60,7 @@ def test_a_pypirc_entry_for_another_url_does_not_count(tmp_path: Path) -> None:
     problem = credential_problem(URL, {}, config)
     assert problem is not None
     assert problem.startswith(f"no upload credentials for {URL}")
-    assert "trusted publishing works only with PyPI and TestPyPI" in problem
+    assert "with an index other than PyPI and TestPyPI only from GitHub Actions" in problem
 
 
 def test_a_password_without_a_username_names_the_missing_variable() -> None:
@@ -84,9 +84,10 @@ def test_trusted_publishing_without_the_id_token_permission_says_what_to_add(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    problem = credential_problem(PYPI, {}, "/nonexistent")
+    problem = credential_problem(PYPI, {"GITHUB_ACTIONS": "true"}, "/nonexistent")
     assert problem is not None
     assert "trusted publishing is not available" in problem
+    assert "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN not set" in problem
     assert "permissions: id-token: write" in problem
 
 

@@ -34,7 +34,9 @@ def problems(ctx: ReleaseContext) -> list[str]:
     the notice that the version already has files on the index."""
     found = []
     if not ctx.options.skip_credentials:
-        problem = credential_problem(ctx.config.pypi.repository_url, ctx.env)
+        problem = credential_problem(
+            ctx.config.pypi.repository_url, ctx.env, offline=ctx.options.offline
+        )
         if problem:
             found.append(problem)
     if ctx.options.offline:

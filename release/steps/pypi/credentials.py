@@ -3,13 +3,17 @@
 The order (docs/configuration.md "Configuration"): ``TWINE_USERNAME``/``TWINE_PASSWORD``, then the
 user information of the upload URL (``https://user:password@host/legacy/``, as twine reads it),
 then the ``~/.pypirc`` entry whose ``repository`` is the upload URL (twine's implicit ``pypi`` and
-``testpypi`` entries included), then the keyring, then trusted publishing (PyPI and TestPyPI
-only, from a CI that provides an OIDC identity: GitHub Actions with ``id-token: write``).
-twine itself only ever sees the URL without its user information.
+``testpypi`` entries included), then the keyring, then trusted publishing: from GitHub Actions
+with ``id-token: write`` to any index that offers it (``/_/oidc/audience``), from the other CIs
+that ``id`` knows to PyPI and TestPyPI. twine itself only ever sees the URL without its user
+information.
 
 ``credential_problem`` checks, read only and without prompting, that one of them will be
 found (the upload's pre-flight); ``credentials`` resolves them with twine itself when the
-upload starts. Every password or token is registered with the console's mask when read.
+upload starts, except trusted publishing, which is the tool's own
+(``release.steps.pypi.oidc``: twine's exchange cannot renew a token that expires during the
+upload, and speaks only HTTPS to fixed paths): twine never mints a token. Every password or
+token is registered with the console's mask when read or minted.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     from twine.settings import Settings
 
     from release.run.context import ReleaseContext
+    from release.steps.pypi.oidc import TrustedPublisher
 
 # twine logs through the logging module; keep its records away from stderr (unmasked).
 logging.getLogger("twine").addHandler(logging.NullHandler())
@@ -84,12 +89,16 @@ def twine_settings(ctx: ReleaseContext) -> Settings:
 
 class Credentials(NamedTuple):
     """The resolved upload credentials and twine's TLS settings for the upload URL (a named
-    tuple, not a dataclass: this module is loaded by the upload's offline pre-flight)."""
+    tuple, not a dataclass: this module is loaded by the upload's offline pre-flight).
+
+    With trusted publishing, ``password`` is the first minted token and ``publisher`` mints
+    the next ones (the upload session's ``auth``)."""
 
     username: str
     password: str
     cacert: str | None
     client_cert: str | None
+    publisher: TrustedPublisher | None = None
 
     def __repr__(self) -> str:
         # Never the password, should one of these reach a log or a traceback.
@@ -100,12 +109,27 @@ class Credentials(NamedTuple):
 
 
 def credentials(ctx: ReleaseContext) -> Credentials:
-    """The upload credentials, resolved by twine (env, .pypirc, keyring, trusted publishing)."""
+    """The upload credentials: resolved by twine (env, URL, .pypirc, keyring), else minted by
+    trusted publishing (``release.steps.pypi.oidc``), never by twine's own exchange."""
     from twine.exceptions import TwineException
 
     password = ctx.env.get("TWINE_PASSWORD")
     console.register_secret(password)
     settings = twine_settings(ctx)
+    url = ctx.config.pypi.repository_url
+    username, found = _found(url, ctx.env)
+    if not found and username in (None, TOKEN_USERNAME):
+        from release.steps.pypi.oidc import TrustedPublisher, unavailable
+
+        if not _trusted_publishing_possible(url, ctx.env):
+            raise ReleaseError(
+                f"no upload credentials for {public_url(url)}, and "
+                f"{unavailable(url, ctx.env, probe=False)}",
+                CREDENTIALS_HINT,
+            )
+        publisher = TrustedPublisher(url, ctx.env)
+        token = publisher.token()  # minted now: a refusal stops here, before any upload
+        return Credentials(TOKEN_USERNAME, token, settings.cacert, settings.client_cert, publisher)
     try:
         username = settings.username
         password = settings.password
@@ -124,31 +148,27 @@ def credentials(ctx: ReleaseContext) -> Credentials:
     return Credentials(username, password, settings.cacert, settings.client_cert)
 
 
+TOKEN_USERNAME = "__token__"  # the user name of API tokens (PyPI's and trusted publishing's)
+
 CREDENTIALS_HINT = (
     "set TWINE_USERNAME and TWINE_PASSWORD (an API token: TWINE_USERNAME=__token__), add a "
     "~/.pypirc entry whose repository is this URL, store them in the keyring, or use trusted "
-    "publishing (PyPI/TestPyPI from CI; in GitHub Actions `permissions: id-token: write`)"
+    "publishing (from GitHub Actions with `permissions: id-token: write` to an index that "
+    "offers it, such as PyPI; from another CI to PyPI/TestPyPI)"
 )
 
 
-def credential_problem(url: str, env: Mapping[str, str], config_file: str = PYPIRC) -> str | None:
+def credential_problem(
+    url: str, env: Mapping[str, str], config_file: str = PYPIRC, *, offline: bool = False
+) -> str | None:
     """Why no upload credentials will be found for ``url`` (None: some will), read only.
 
     The same order as twine: environment, the URL's user information, .pypirc entry,
-    keyring, trusted publishing; no prompt, no request to the index (trusted publishing asks
-    only the CI for its identity).
+    keyring, trusted publishing; no prompt, nothing minted. For trusted publishing to an
+    index other than PyPI and TestPyPI, the index is asked for its audience (a GET; not
+    ``offline``); in GitHub Actions the job's ID-token variables must be there.
     """
-    url_user, url_password = _userinfo(url)
-    url = public_url(url)  # the URL as twine_settings hands it to twine
-    console.register_secret(env.get("TWINE_PASSWORD"))
-    entry = _pypirc_entry(url, config_file)
-    username = env.get("TWINE_USERNAME") or url_user or entry.get("username")
-    password = env.get("TWINE_PASSWORD") or url_password or entry.get("password")
-    if not username:
-        username = _keyring_username(url) or ("__token__" if is_pypi(url) else None)
-    if not password and username:
-        password = _keyring_password(url, username)
-    console.register_secret(password)
+    username, password = _found(url, env, config_file)
     if username and password:
         return None
     if password and not username:
@@ -156,15 +176,45 @@ def credential_problem(url: str, env: Mapping[str, str], config_file: str = PYPI
             f"a password for {public_url(url)} but no username: set TWINE_USERNAME "
             "(or username in the ~/.pypirc entry)"
         )
-    if is_pypi(url) and username == "__token__":
-        unavailable = trusted_publishing_unavailable(url)
-        if unavailable is None:
+    if username in (None, TOKEN_USERNAME):
+        from release.steps.pypi.oidc import unavailable
+
+        why = unavailable(url, env, probe=not offline)
+        if why is None:
             return None
-        return f"no upload credentials for {public_url(url)}, and {unavailable}: {CREDENTIALS_HINT}"
-    return (
-        f"no upload credentials for {public_url(url)} (trusted publishing works only with PyPI "
-        f"and TestPyPI): {CREDENTIALS_HINT}"
+        return f"no upload credentials for {public_url(url)}, and {why}: {CREDENTIALS_HINT}"
+    return f"no upload credentials for {public_url(url)} (a username but no password): " + (
+        CREDENTIALS_HINT
     )
+
+
+def _found(
+    url: str, env: Mapping[str, str], config_file: str = PYPIRC
+) -> tuple[str | None, str | None]:
+    """The username and password that twine would find for ``url`` before trusted
+    publishing (environment, the URL's user information, .pypirc entry, keyring), each
+    None when absent; the password is masked from here on."""
+    url_user, url_password = _userinfo(url)
+    url = public_url(url)  # the URL as twine_settings hands it to twine
+    console.register_secret(env.get("TWINE_PASSWORD"))
+    entry = _pypirc_entry(url, config_file)
+    username = env.get("TWINE_USERNAME") or url_user or entry.get("username")
+    password = env.get("TWINE_PASSWORD") or url_password or entry.get("password")
+    if not username:
+        username = _keyring_username(url) or (TOKEN_USERNAME if is_pypi(url) else None)
+    if not password and username:
+        password = _keyring_password(url, username)
+    console.register_secret(password)
+    return username or None, password or None
+
+
+def _trusted_publishing_possible(url: str, env: Mapping[str, str]) -> bool:
+    """Whether trusted publishing is worth trying for ``url``: from GitHub Actions (any
+    index; the exchange itself says when the index offers none), or to PyPI and TestPyPI
+    (``id`` finds another CI's identity, or says there is none)."""
+    from release.steps.pypi.oidc import in_github_actions
+
+    return in_github_actions(env) or is_pypi(url)
 
 
 def _userinfo(url: str) -> tuple[str | None, str | None]:
@@ -173,27 +223,6 @@ def _userinfo(url: str) -> tuple[str | None, str | None]:
     if found is None:
         return None, None
     return found[0] or None, found[1] or None
-
-
-def trusted_publishing_unavailable(url: str) -> str | None:
-    """Why trusted publishing cannot be used here (None: the CI provides an OIDC identity)."""
-    from id import AmbientCredentialError, detect_credential
-
-    audience = PYPI_HOSTS.get(urlsplit(url).hostname or "", "pypi")
-    try:
-        token = detect_credential(audience)
-    except AmbientCredentialError as error:
-        return (
-            f"trusted publishing is not available ({error}; in GitHub Actions the job needs "
-            "`permissions: id-token: write`)"
-        )
-    if token is None:
-        return (
-            "trusted publishing is not available (this is not a CI run that provides an OIDC "
-            "identity, such as GitHub Actions with `permissions: id-token: write`)"
-        )
-    console.register_secret(token)
-    return None
 
 
 def _pypirc_entry(url: str, config_file: str = PYPIRC) -> dict[str, str]:

@@ -8,6 +8,12 @@ The streamed body must be reopened for every try, which urllib3 cannot do, so
 :func:`post_file` keeps a small loop; every number in it (tries, backoff, the cap on
 ``Retry-After``, the deadline) comes from the one HTTP policy (``release.core.http``), with a
 longer read timeout for a large file. Redirects are not followed.
+
+With trusted publishing the session's ``auth`` is the
+:class:`~release.steps.pypi.oidc.TrustedPublisher`: each request carries its current token
+(a new one when the old is near its end), and when the index answers that the token is not
+valid any more (:func:`~release.steps.pypi.oidc.token_refused`), a new token is minted and
+the file is sent once more.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from release.steps.pypi.comparison import CONFLICT_HINT, Status, compare, confli
 from release.steps.pypi.credentials import Credentials
 from release.steps.pypi.dists import Dist
 from release.steps.pypi.index import Index, answer_text
+from release.steps.pypi.oidc import TrustedPublisher, token_refused
 
 if TYPE_CHECKING:
     import requests
@@ -44,7 +51,8 @@ UPLOAD_POLICY = dataclasses.replace(POLICY, timeout=(10.0, 600.0))
 def upload_session(creds: Credentials) -> requests.Session:
     """A session that sends ``creds``; it retries nothing itself (:func:`post_file` does)."""
     session = new_session(policy=None)
-    session.auth = (creds.username, creds.password)
+    # Trusted publishing: the publisher sets each request's token, renewed on need.
+    session.auth = creds.publisher or (creds.username, creds.password)
     session.headers["User-Agent"] = f"{USER_AGENT} (twine-compatible)"
     if creds.cacert:
         session.verify = creds.cacert
@@ -85,6 +93,13 @@ def upload_dist(
 
     fields = form_fields(PackageFile.from_filename(str(path), None).metadata_dictionary())
     response = post_file(session, url, fields, path, on_progress)
+    publisher = session.auth if isinstance(session.auth, TrustedPublisher) else None
+    if publisher is not None and token_refused(response):
+        # The token expired during a long upload (or was revoked): once more with a new one.
+        console.info(f"{path.name}: the index answered {answer_text(response)}")
+        response.close()
+        publisher.renew()
+        response = post_file(session, url, fields, path, on_progress)
     status = response.status_code
     if status in (200, 201):
         return "uploaded"
@@ -101,6 +116,12 @@ def upload_dist(
         raise ReleaseError(
             f"the index redirected the upload of {path.name} to {location}",
             "set repository-url (or TWINE_REPOSITORY_URL) to the upload endpoint itself",
+        )
+    if publisher is not None and token_refused(response):
+        raise ReleaseError(
+            f"the index refused {path.name} with a newly minted token too: {said}",
+            "check the trusted publisher of the project on the index (the repository, "
+            "workflow and environment), or set TWINE_USERNAME=__token__ and TWINE_PASSWORD",
         )
     raise ReleaseError(f"the index refused {path.name}: {said}")
 
