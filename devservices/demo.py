@@ -6,9 +6,11 @@ Docker engine (when it can run here), and the Discord and Azure contract servers
 ``devservices``, runs ``invoke release --yes`` there through the real ``invoke``
 command, shows what each service received (the index's files, the registry's tags, the
 Discord message, the deployed zip, the bump commit on the remote), and stops everything it
-started. Where the Docker engine or the registry cannot run, or npm is not installed, it
-says so and releases the rest (the demo's configuration then leaves the images, or the UI,
-unconfigured).
+started. The demo's ``demo/agent`` image is built by buildah for linux/amd64 and linux/arm64
+and pushed as one OCI image index: the registry's listing shows both platforms. Where the
+Docker engine or the registry cannot run, buildah or npm is not installed, it says so and
+releases the rest (the demo's configuration then leaves the images, the agent image, or
+the UI, unconfigured).
 """
 
 from __future__ import annotations
@@ -44,8 +46,13 @@ def _git(cwd: Path, *args: str) -> None:
     )
 
 
+MULTI_PLATFORM_IMAGE = "demo/agent"
+"""The demo's image for two platforms, built by buildah."""
+
+
 def make_demo_repository(root: Path, drop_tables: tuple[str, ...] = ()) -> Path:
-    """A clone of the demo with a bare ``origin``; ``drop_tables`` removes unavailable steps."""
+    """A clone of the demo with a bare ``origin``; ``drop_tables`` removes unavailable steps
+    (and ``images/<name>`` one image)."""
     work = root / "demo"
     shutil.copytree(DEMO_SOURCE, work, ignore=shutil.ignore_patterns("node_modules", "dist"))
     if drop_tables:
@@ -71,9 +78,13 @@ def _drop_tables(path: Path, names: tuple[str, ...]) -> None:
     import tomlkit
 
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    table = document["tool"]["release"]  # type: ignore[index]
+    table: Any = document["tool"]["release"]  # type: ignore[index]
     for name in names:
-        table.pop(name, None)  # type: ignore[union-attr]
+        if name.startswith("images/") and "images" in table:
+            kept = [i for i in table["images"] if i["name"] != name.removeprefix("images/")]
+            table["images"].clear()
+            table["images"].extend(kept)
+        table.pop(name, None)
     path.write_text(tomlkit.dumps(document), encoding="utf-8")
 
 
@@ -103,6 +114,12 @@ def services(workdir: Path) -> Iterator[tuple[dict[str, str], list[str], list[st
             env.update(registry.env())
             notes.append(f"registry: curl -s {registry.url}/v2/demo/node/tags/list")
             results.append(lambda: _registry_tags(registry.url))
+            if shutil.which("buildah") is None:
+                notes.append(
+                    f"buildah is not installed here: {MULTI_PLATFORM_IMAGE} (linux/amd64 and "
+                    "linux/arm64) is not released (apt-get install buildah)"
+                )
+                dropped.append(f"images/{MULTI_PLATFORM_IMAGE}")
         discord = _contract(stack, "discord", workdir, notes)
         if discord is None:
             dropped.append("discord")
@@ -159,11 +176,14 @@ def _contract(stack: ExitStack, name: str, workdir: Path, notes: list[str]) -> A
     return server
 
 
-def _get(url: str) -> Any:
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def _get(url: str, accept: str = "application/json") -> Any:
     from release.core.http import session
 
     with session(direct=True) as client:  # 127.0.0.1 only: no proxy
-        return client.get(url, timeout=10, headers={"Accept": "application/json"})
+        return client.get(url, timeout=10, headers={"Accept": accept})
 
 
 def _index_files(index_url: str) -> list[str]:
@@ -178,10 +198,22 @@ def _index_files(index_url: str) -> list[str]:
 
 
 def _registry_tags(url: str) -> list[str]:
+    """Each image's tags; for an index, each platform's manifest digest under it."""
     lines = ["the registry holds:"]
-    for name in ("demo/node", "demo/server"):
+    for name in ("demo/node", "demo/server", MULTI_PLATFORM_IMAGE):
         tags = _get(f"{url}/v2/{name}/tags/list").json().get("tags") or []
+        if not tags:
+            continue
         lines.append(f"  {name}: {', '.join(sorted(tags))}")
+        if name != MULTI_PLATFORM_IMAGE:
+            continue
+        version = DEMO_TAG.removeprefix("version/")
+        index = _get(f"{url}/v2/{name}/manifests/{version}", OCI_INDEX).json()
+        lines.append(f"    {version} is an index of:")
+        for entry in index.get("manifests") or []:
+            platform = entry.get("platform") or {}
+            where = "/".join(str(platform[k]) for k in ("os", "architecture") if k in platform)
+            lines.append(f"      {where}: {entry.get('digest')}")
     return lines
 
 

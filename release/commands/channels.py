@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from release.core import console
@@ -34,6 +34,7 @@ from release.steps.images.channels import (
     yanked_versions,
 )
 from release.steps.images.credentials import registry_credentials
+from release.steps.images.provenance import index_platforms
 from release.steps.images.registry import RegistryClient
 
 
@@ -76,6 +77,7 @@ class ImageChannels:
     image: Image
     versions: Mapping[ReleaseVersion, str]
     decisions: tuple[Decision, ...]
+    platforms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # digest -> index
 
 
 def show_channels(
@@ -126,7 +128,10 @@ def _observe_image(
         if current.digest is None and channel_target(channel, seen.versions, yanked) is None:
             continue  # a channel of pre-releases only: nothing to show
         decisions.append(decide(channel, current, seen.versions, yanked, backwards=True))
-    return ImageChannels(image, dict(seen.versions), tuple(decisions))
+    platforms = {}  # a multi-platform image: what each channel's index holds
+    for digest in {d.current.digest for d in decisions if image.platforms and d.current.digest}:
+        platforms[digest] = index_platforms(client.manifest(image.name, digest))
+    return ImageChannels(image, dict(seen.versions), tuple(decisions), platforms)
 
 
 def _print_table(host: str, entry: ImageChannels) -> None:
@@ -137,9 +142,13 @@ def _print_table(host: str, entry: ImageChannels) -> None:
     if not rows:
         console.info(f"{host}/{entry.image.name}: no final or post release yet: no channels")
         return
-    console.table(
-        f"Channels of {host}/{entry.image.name}", ["channel", "points to", "target", "action"], rows
-    )
+    columns = ["channel", "points to", "target", "action"]
+    if entry.image.platforms:  # the platforms of the index each channel points to
+        columns.append("platforms")
+        for row, decision in zip(rows, entry.decisions, strict=True):
+            held = entry.platforms.get(decision.current.digest or "", {})
+            row.append(", ".join(f"{p} {short_digest(d)}" for p, d in held.items()) or "-")
+    console.table(f"Channels of {host}/{entry.image.name}", columns, rows)
 
 
 def _confirm(risky: list[Decision], yes: bool) -> None:

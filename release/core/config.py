@@ -29,6 +29,7 @@ from release.core.configreader import (
 )
 from release.core.errors import ConfigError
 from release.core.files import Listing, glob_match, is_glob, normalise, outside, walk_files
+from release.core.platformspec import read_platforms
 
 DEFAULT_POST_ALLOWED = (
     "**/*Dockerfile",
@@ -108,6 +109,7 @@ class Image:
     channels: tuple[str, ...] = CHANNEL_KINDS
     extra_tags: tuple[str, ...] = ()
     release_on: str = "every"  # one of RELEASE_ON
+    platforms: tuple[str, ...] = ()  # empty: the engine's own platform, built by the engine
 
 
 @dataclass(frozen=True)
@@ -410,6 +412,7 @@ def _image(reader: TableReader, tree: Listing) -> Image:
             f"{release_on!r} is not one of {', '.join(repr(v) for v in RELEASE_ON)} "
             '("minor": built only for X.Y.0, its pre-releases and post releases)',
         )
+    platforms = read_platforms(reader)  # release.core.platformspec
     reader.done()
     return Image(
         name=name,
@@ -419,6 +422,7 @@ def _image(reader: TableReader, tree: Listing) -> Image:
         channels=channels,
         extra_tags=extra_tags,
         release_on=release_on,
+        platforms=platforms,
     )
 
 

@@ -132,6 +132,7 @@ DIST_FILE = pattern(
 )
 IMAGE = pattern(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*", "an image name")
 IMAGE_REF = pattern(r"[A-Za-z0-9._:/\[\]-]{1,255}", "an image repository")
+PLATFORM = pattern(r"[a-z0-9]{1,16}/[a-z0-9_]{1,16}(?:/[a-z0-9]{1,16})?", "an os/arch platform")
 DOCKER_TAG = pattern(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker tag")
 GIT_TAG = pattern(r"[^\s\x00-\x1f\x7f~^:?*\[\\]{1,255}", "a tag name")
 BRANCH = pattern(r"[^\s\x00-\x1f\x7f~^:?*\[\\]{1,255}", "a branch name")
@@ -195,6 +196,7 @@ SCHEMAS: Mapping[str, Mapping[str, Check]] = {
                     "pushed": list_of(DOCKER_TAG),
                     "kept": list_of(DOCKER_TAG),
                     "digest": DIGEST,
+                    "platforms": keyed(PLATFORM, DIGEST),
                 }
             ),
         ),

@@ -92,6 +92,12 @@ def test_the_demo_releases_everything_and_shows_what_each_service_received(
     assert re.search(r"registry: curl -s http://127\.0\.0\.1:\d+/v2/demo/node/tags/list", output)
     assert "  demo/node: 1.1, 1.1.0, latest, troltunga\n" in output
     assert "  demo/server: 1.1, 1.1.0, latest, troltunga, troltunga-live\n" in output
+    if shutil.which("buildah") is not None:  # the two-platform image: one index, both
+        assert "  demo/agent: 1.1, 1.1.0, latest, troltunga\n    1.1.0 is an index of:\n" in output
+        assert re.search(r"\n      linux/amd64: sha256:[0-9a-f]{64}\n", output)
+        assert re.search(r"\n      linux/arm64: sha256:[0-9a-f]{64}\n", output)
+    else:
+        assert "buildah is not installed here: demo/agent" in output
     assert_everything_stopped(output)
 
 

@@ -39,7 +39,11 @@ def test_json_prints_exactly_the_design_object(demo_repo: Repo):
         "npm_version": "3.1.0-rc.1",
         "docker_tag": "3.1.0rc1",
         "codename": "petronas",
-        "image_tags": {"demo/node": ["3.1.0rc1"], "demo/server": ["3.1.0rc1"]},
+        "image_tags": {
+            "demo/node": ["3.1.0rc1"],
+            "demo/server": ["3.1.0rc1"],
+            "demo/agent": ["3.1.0rc1"],
+        },
         "steps": {
             "bump": "run",
             "build": "run",
@@ -85,7 +89,9 @@ def test_github_output_gets_the_same_keys(demo_repo: Repo, tmp_path: Path):
     assert lines["major"] == "4"
     assert lines["codename"] == "uluru"
     assert json.loads(lines["steps"])["notify"] == "run"
-    assert lines["image_tags"] == '{"demo/node":["4.0.0"],"demo/server":["4.0.0"]}'
+    assert lines["image_tags"] == (
+        '{"demo/node":["4.0.0"],"demo/server":["4.0.0"],"demo/agent":["4.0.0"]}'
+    )
 
 
 def test_tag_comes_from_the_environment_then_head(demo_repo: Repo):
@@ -299,6 +305,7 @@ def test_another_repository_is_checked_from_its_own_folder(demo_repo: Repo):
     assert json.loads(result.stdout)["image_tags"] == {
         "demo/node": ["1.0.0"],
         "demo/server": ["1.0.0"],
+        "demo/agent": ["1.0.0"],
     }
 
 

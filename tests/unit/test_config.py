@@ -226,7 +226,8 @@ def test_discord_project_name_defaults_to_the_repository_folder():
 def test_the_demo_configuration_is_valid():
     config = load_config(DEMO, {})
     assert [p.path for p in config.packages] == ["demo-common", "demo-node"]
-    assert [i.name for i in config.images] == ["demo/node", "demo/server"]
+    assert [i.name for i in config.images] == ["demo/node", "demo/server", "demo/agent"]
+    assert config.images[2].platforms == ("linux/amd64", "linux/arm64")  # built by buildah
     assert config.version_files[3].matches == ("demo-node/src/demo_node/_version.py",)
 
 

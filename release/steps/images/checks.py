@@ -1,6 +1,8 @@
 """Pre-flight checks of ``push-image``: a registry is configured and its credentials are
-readable; unless ``--offline``, the engine answers, the registry accepts the credentials, and
-no fixed tag of this release exists holding another image (``provenance``).
+readable; the images buildah builds can be built on this machine (buildah is installed, QEMU
+handles a ``RUN`` for a foreign platform: ``platforms``, offline too); unless ``--offline``,
+the engine answers (when an image needs it), the registry accepts the credentials, and no
+fixed tag of this release exists holding another image (``provenance``).
 
 Offline, only the configuration and the credential variables (or Docker's ``config.json``)
 are read, with the standard library (``credentials``); the engine (``engine``) and the
@@ -37,13 +39,41 @@ def problems(ctx: ReleaseContext) -> list[str]:
     registry = ctx.config.registry
     if registry is None:
         return ["no [tool.release.registry] host is configured"]
+    found = builder_check(ctx)
     try:
         credentials = registry_credentials(registry, ctx.env)
     except ReleaseError as error:
-        return [] if ctx.options.skip_credentials else [str(error)]
+        return found if ctx.options.skip_credentials else [*found, str(error)]
     if ctx.options.offline:
+        return found
+    return found + online_problems(ctx, registry, credentials)
+
+
+def builder_check(ctx: ReleaseContext, engine: str | None = None) -> list[str]:
+    """The images buildah builds (``release.steps.images.platforms``): buildah is installed,
+    and QEMU's handler is registered for each platform of a ``RUN`` this machine cannot run.
+    ``engine``: the engine's platform, asked of it when an image names one platform (this
+    machine's offline)."""
+    from release.steps.images.platforms import (
+        builder_problems,
+        machine_platform,
+        single_platform_images,
+    )
+
+    images = released_images(ctx.config, ctx.version)
+    if not any(image.platforms for image in images):
         return []
-    return online_problems(ctx, registry, credentials)
+    if engine is None and single_platform_images(images):
+        from release.steps.images.engine import engine_platform
+
+        engine = machine_platform() if ctx.options.offline else engine_platform(ctx.env)
+    dockerfiles: dict[str, str | None] = {}
+    for image in images:
+        try:
+            dockerfiles[image.name] = ctx.git.show(ctx.commit, image.dockerfile)
+        except ReleaseError:
+            dockerfiles[image.name] = None  # not text: its build says what is wrong
+    return builder_problems(images, dockerfiles, ctx.env, engine)
 
 
 def online_problems(
@@ -55,7 +85,9 @@ def online_problems(
     from release.steps.images.engine import engine_problems
     from release.steps.images.registry import RegistryClient
 
-    found = engine_problems(ctx.env)
+    images = released_images(ctx.config, ctx.version)
+    engine_built = any(len(image.platforms) <= 1 for image in images)
+    found = engine_problems(ctx.env) if engine_built else []
     if credentials == (None, None) and ctx.options.skip_credentials:
         return found + reachability_problems(registry)
     with RegistryClient(registry, *credentials) as client:
@@ -122,7 +154,11 @@ def planned(version: ReleaseVersion, config: Config, branch: str) -> str | Skip:
     if not built:
         names = ", ".join(skipped)
         return Skip(f"{names}: {next(iter(skipped.values()))}")
-    names = ", ".join(f"{host}/{i.name}:{version.docker_tag}" for i in built)
+    names = ", ".join(
+        f"{host}/{i.name}:{version.docker_tag}"
+        + (f" ({', '.join(i.platforms)})" if i.platforms else "")
+        for i in built
+    )
     channels = "no channel moves" if version.kind.value == "pre" else "channels forward only"
     line = f"build and push {names}; {channels}"
     reasons = sorted({reason for reason in skipped.values() if reason is not None})
@@ -146,6 +182,9 @@ def published(record: Mapping[str, Any]) -> list[str]:
             if m.get("channel") and m.get("action") in ("moved", "stayed") and m.get("to") in here
         ]
         found.append(f"{image.get('repository')}@{image.get('digest')}")
+        platforms = image.get("platforms")
+        for platform, digest in platforms.items() if isinstance(platforms, Mapping) else ():
+            found.append(f"  {platform}: {digest}")
         found.append(f"  tags: {', '.join(version_tags + on_it)}")
         for move in moves:
             found.append(f"  channel {_move(move)}")

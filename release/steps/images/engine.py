@@ -85,6 +85,22 @@ def engine_problems(env: Mapping[str, str]) -> list[str]:
     return []
 
 
+def engine_platform(env: Mapping[str, str]) -> str | None:
+    """The engine's own platform (``linux/amd64``), None when it does not answer."""
+    try:
+        client = engine_client(env)
+    except ReleaseError:
+        return None
+    try:
+        version = client.version()
+    except engine_errors():
+        return None
+    finally:
+        client.close()
+    os_name, arch = version.get("Os"), version.get("Arch")
+    return f"{os_name}/{arch}" if os_name and arch else None
+
+
 # -- builds --------------------------------------------------------------------------
 
 _STEP_LINE = re.compile(r"Step (?P<n>\d+)/(?P<m>\d+) : (?P<instruction>.*)")

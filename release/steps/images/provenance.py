@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from release.steps.images.oci import DOCKER_MANIFEST_LIST, OCI_INDEX
+from release.steps.images.oci import DOCKER_MANIFEST_LIST, OCI_INDEX, Manifest
 
 if TYPE_CHECKING:
     from release.steps.images.registry import RegistryClient
@@ -131,6 +131,20 @@ def revisions(client: RegistryClient, repo: str, reference: str) -> tuple[Revisi
             continue
         found.append(_image_revision(client, repo, _json(inner.data), platform))
     return tuple(found)
+
+
+def index_platforms(manifest: Manifest) -> dict[str, str]:
+    """{platform: manifest digest} of an index ({} for an image of one platform),
+    attestation manifests aside."""
+    if manifest.media_type not in (OCI_INDEX, DOCKER_MANIFEST_LIST):
+        return {}
+    entries = [d for d in _json(manifest.data).get("manifests") or [] if isinstance(d, dict)]
+    found = {}
+    for descriptor in [d for d in entries if not _is_attestation(d)][:MAX_PLATFORMS]:
+        platform, digest = _platform(descriptor), descriptor.get("digest")
+        if platform and isinstance(digest, str):
+            found[platform] = digest
+    return found
 
 
 def _image_revision(

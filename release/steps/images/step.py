@@ -11,11 +11,14 @@ For every ``[[tool.release.images]]`` entry, ``push-image``
 2. builds the others concurrently with the engine's legacy builder
    (``release.steps.images.engine``) in the worktree of the tagged commit with the
    version written (``release.run.worktree.release_tree``), with the templated build
-   args and the OCI labels (``release.steps.images.targets``);
+   args and the OCI labels (``release.steps.images.targets``); an image with
+   ``platforms`` other than the engine's own is built by buildah instead, one build
+   per platform joined into one OCI image index (``release.steps.images.buildah``);
 3. pushes them concurrently: the ``{version}`` extra tags first and the version
    tag last, so that an existing version tag means the image is complete. A fixed
    extra tag that already exists is kept, never overwritten. A failed push is tried
    again as ``release.core.http.POLICY`` says (``engine.push_tag_with_retries``);
+   an index goes with every platform's manifest and blobs (``Buildah.push``);
 4. moves the image's channel tags (``release.steps.images.channel_moves``) and records the
    tags and digests in the release's state.
 
@@ -44,7 +47,9 @@ from release.core.errors import ReleaseError, StepError
 from release.run.context import ReleaseContext
 from release.run.step import Step, StepResult
 from release.run.worktree import release_tree
+from release.steps.images.buildah import Buildah, BuiltIndex
 from release.steps.images.channel_moves import move_channels_after_push
+from release.steps.images.checks import builder_check
 from release.steps.images.credentials import RegistryCredentials, registry_credentials
 from release.steps.images.display import display
 from release.steps.images.engine import (
@@ -53,10 +58,12 @@ from release.steps.images.engine import (
     build_image,
     engine_client,
     engine_message,
+    engine_platform,
     push_auth,
     push_tag_with_retries,
 )
-from release.steps.images.provenance import foreign_tags, pushed_digests
+from release.steps.images.platforms import single_platform_images, uses_buildah
+from release.steps.images.provenance import foreign_tags, index_platforms, pushed_digests
 from release.steps.images.registry import RegistryClient
 from release.steps.images.targets import ImageTarget, targets_for
 
@@ -72,15 +79,19 @@ class PushedImage:
     digest: str | None
     pushed: tuple[str, ...]  # tags pushed by this run
     kept: tuple[str, ...]  # tags that existed and were left as they are
+    platforms: Mapping[str, str] = field(default_factory=dict)  # an index: {platform: digest}
 
     def record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "repository": self.target.repository,
             "tags": list(self.target.tags),
             "digest": self.digest,
             "pushed": list(self.pushed),
             "kept": list(self.kept),
         }
+        if self.platforms:
+            record["platforms"] = dict(self.platforms)
+        return record
 
 
 def concurrently(function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
@@ -98,8 +109,18 @@ def concurrently(function: Callable[[Any], Any], items: Sequence[Any]) -> list[A
         return list(pool.map(guarded, items))
 
 
-def build_images(ctx: ReleaseContext, targets: Sequence[ImageTarget]) -> list[BuiltImage]:
+Built = BuiltImage | BuiltIndex
+
+
+def build_images(
+    ctx: ReleaseContext,
+    targets: Sequence[ImageTarget],
+    builder: Buildah | None = None,
+    engine: str | None = None,
+) -> list[Built]:
     """Build every target in the release worktree, concurrently; every build finishes first.
+    The targets buildah builds (``uses_buildah`` with the ``engine``'s platform) go to
+    ``builder``, the others to the engine.
 
     A failed build shows its last lines of output and raises with the failing
     instruction; the other builds still finish, and nothing is pushed.
@@ -109,7 +130,11 @@ def build_images(ctx: ReleaseContext, targets: Sequence[ImageTarget]) -> list[Bu
     with release_tree(ctx) as tree, console.group(f"Building {len(targets)} image(s)"):
         with display() as show:
 
-            def build(target: ImageTarget) -> BuiltImage:
+            def build(target: ImageTarget) -> Built:
+                if uses_buildah(target.image, engine):
+                    if builder is None:
+                        raise ReleaseError(f"{target.name} needs buildah, which was not started")
+                    return builder.build(tree, target, show)
                 client = engine_client(ctx.env)
                 try:
                     return build_image(client, tree, target, show)
@@ -128,7 +153,7 @@ def build_images(ctx: ReleaseContext, targets: Sequence[ImageTarget]) -> list[Bu
         if len(failures) > 1 and isinstance(first, ReleaseError):
             raise ReleaseError(f"{first.message} (and {len(failures) - 1} more failed builds)")
         raise first
-    return [r for r in results if isinstance(r, BuiltImage)]
+    return [r for r in results if isinstance(r, (BuiltImage, BuiltIndex))]
 
 
 def existing_tags(registry: RegistryClient, target: ImageTarget) -> dict[str, str]:
@@ -169,11 +194,35 @@ def refuse_foreign_tags(
         raise ReleaseError(foreign[0].message + more, foreign[0].hint)
 
 
+def push_index(
+    ctx: ReleaseContext,
+    builder: Buildah,
+    item: BuiltIndex,
+    kept: Mapping[str, str],
+    credentials: RegistryCredentials,
+) -> PushedImage:
+    """Push a multi-platform image: every platform and the index under its first missing
+    fixed tag (buildah), the same bytes under the others (the registry client), the
+    version tag last."""
+    target, registry = item.target, _registry(ctx)
+    tags = [tag for tag in target.push_order if tag not in kept]
+    digest = builder.push(item, tags[0], registry, credentials)
+    with RegistryClient(registry, *credentials) as client:
+        index = client.manifest(target.name, digest)
+        for tag in tags[1:]:
+            client.put_manifest(target.name, tag, index.data, index.media_type)
+    platforms = index_platforms(index)
+    for platform, manifest in platforms.items():
+        console.info(f"{target.name}: {platform} {manifest}")
+    return PushedImage(target, digest, tuple(tags), tuple(kept), platforms)
+
+
 def push_images(
     ctx: ReleaseContext,
-    built: Sequence[BuiltImage],
+    built: Sequence[Built],
     existing: Mapping[str, Mapping[str, str]],
     credentials: RegistryCredentials,
+    builder: Buildah | None = None,
 ) -> list[PushedImage]:
     """Push each built image's missing fixed tags (version tag last), images concurrently."""
     if not built:
@@ -181,9 +230,12 @@ def push_images(
     auth = push_auth(credentials)
     with console.group(f"Pushing {len(built)} image(s)"), display() as show:
 
-        def push(item: BuiltImage) -> PushedImage:
+        def push(item: Built) -> PushedImage:
             target = item.target
             kept = existing.get(target.name, {})
+            if isinstance(item, BuiltIndex):
+                assert builder is not None  # it built the index
+                return push_index(ctx, builder, item, kept, credentials)
             client = engine_client(ctx.env)
             pushed, digest = [], None
             try:
@@ -257,8 +309,9 @@ class PreparedImages:
 
     targets: tuple[ImageTarget, ...]
     existing: Mapping[str, Mapping[str, str]]  # image name -> {fixed tag: digest} in the registry
-    built: tuple[BuiltImage, ...]
+    built: tuple[Built, ...]
     credentials: RegistryCredentials = field(repr=False)
+    builder: Buildah | None = None  # holds the multi-platform images until cleanup
 
 
 class PushImage:
@@ -269,13 +322,17 @@ class PushImage:
     def run(self, ctx: ReleaseContext) -> StepResult:
         """Build, then push (or, in a dry run, list what would be pushed)."""
         prepared = self.prepare(ctx)
-        if ctx.options.dry_run:
-            return self.describe(ctx, prepared)
-        return self.publish(ctx, prepared)
+        try:
+            if ctx.options.dry_run:
+                return self.describe(ctx, prepared)
+            return self.publish(ctx, prepared)
+        finally:
+            self.cleanup(prepared)
 
     def cleanup(self, prepared: PreparedImages) -> None:
-        """Nothing is held after ``publish`` or ``describe``; see ``release.run.step``."""
-        pass  # nothing held between prepare and publish
+        """Remove buildah's private storage (the engine's images stay in the engine)."""
+        if prepared.builder is not None:
+            prepared.builder.close()
 
     def prepare(self, ctx: ReleaseContext) -> PreparedImages:
         """The local work (the scheduler runs it before any side effect of the release):
@@ -294,22 +351,43 @@ class PushImage:
                 f"{target.ref(target.version_tag)} exists in the registry "
                 f"({existing[target.name][target.version_tag]}): not rebuilt, never overwritten"
             )
-        built = build_images(ctx, [t for t in targets if t not in done])
-        return PreparedImages(tuple(targets), existing, tuple(built), credentials)
+        pending = [t for t in targets if t not in done]
+        engine = None
+        if single_platform_images(t.image for t in pending):
+            engine = engine_platform(ctx.env)
+        builder = None
+        if any(uses_buildah(t.image, engine) for t in pending):
+            problems = builder_check(ctx, engine)
+            if problems:
+                raise ReleaseError("; ".join(problems))
+            builder = Buildah(ctx.env)
+        try:
+            built = build_images(ctx, pending, builder, engine)
+        except BaseException:
+            if builder is not None:
+                builder.close()
+            raise
+        return PreparedImages(tuple(targets), existing, tuple(built), credentials, builder)
 
     def describe(self, ctx: ReleaseContext, prepared: PreparedImages) -> StepResult:
         """The dry run: every tag that would be pushed, and those that exist and are kept."""
         rows = []
+        indexes = {b.target.name: b for b in prepared.built if isinstance(b, BuiltIndex)}
         for target in prepared.targets:
             held = prepared.existing.get(target.name, {})
             complete = target.version_tag in held
+            index = indexes.get(target.name)
+            what = f" (an index of {', '.join(index.platforms)})" if index else ""
             for tag in target.push_order:
                 rows.append(
                     [target.ref(tag), "exists: kept" if complete or tag in held else "would push"]
                 )
+                rows[-1][1] += what if rows[-1][1] == "would push" else ""
         console.table("push-image --dry-run", ["tag", "what happens"], rows)
-        count = sum(1 for row in rows if row[1] == "would push")
-        details = [f"would push {row[0]}" for row in rows if row[1] == "would push"]
+        count = sum(1 for row in rows if row[1].startswith("would push"))
+        details = [f"{row[1]}: {row[0]}" for row in rows if row[1].startswith("would push")]
+        for index in indexes.values():
+            details += [f"built {index.target.name} for {p}: {i}" for p, i in index.images]
         if not ctx.options.offline:
             with RegistryClient(_registry(ctx), *prepared.credentials) as client:
                 for target in prepared.targets:
@@ -325,16 +403,20 @@ class PushImage:
     def publish(self, ctx: ReleaseContext, prepared: PreparedImages) -> StepResult:
         """Push the built images, move the channels, record tags and digests."""
         registry = _registry(ctx)
-        pushed = push_images(ctx, prepared.built, prepared.existing, prepared.credentials)
+        pushed = push_images(
+            ctx, prepared.built, prepared.existing, prepared.credentials, prepared.builder
+        )
         results = {p.target.name: p for p in pushed}
-        for target in prepared.targets:
-            held = prepared.existing.get(target.name, {})
-            if target.name not in results and target.version_tag in held:
-                results[target.name] = PushedImage(
-                    target, held[target.version_tag], (), tuple(held)
-                )
-        ordered = [results[t.name] for t in prepared.targets]
         with RegistryClient(registry, *prepared.credentials) as client:
+            for target in prepared.targets:
+                held = prepared.existing.get(target.name, {})
+                if target.name not in results and target.version_tag in held:
+                    digest = held[target.version_tag]
+                    platforms = {}
+                    if target.image.platforms:  # an index: its platforms, read back
+                        platforms = index_platforms(client.manifest(target.name, digest))
+                    results[target.name] = PushedImage(target, digest, (), tuple(held), platforms)
+            ordered = [results[t.name] for t in prepared.targets]
             moves = {t.name: move_channels(ctx, t, client) for t in prepared.targets}
         record = {
             "registry": registry.host,
@@ -356,6 +438,7 @@ class PushImage:
                 details.append(f"pushed {item.target.ref(tag)} ({item.digest})")
             for tag in item.kept:
                 details.append(f"exists {item.target.ref(tag)}: kept")
+            details += [f"{item.target.name} {p}: {d}" for p, d in item.platforms.items()]
             details += [
                 f"{item.target.name}: {move_line(m)}" for m in moves.get(item.target.name, [])
             ]

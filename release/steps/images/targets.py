@@ -34,6 +34,7 @@ class ImageTarget:
     tags: tuple[str, ...]  # the version tag first, then the {version} extra tags
     build_args: Mapping[str, str]
     labels: Mapping[str, str]
+    timestamp: int = 0  # the tagged commit's time: buildah's --timestamp
 
     @property
     def name(self) -> str:
@@ -100,10 +101,10 @@ def build_args(image: Image, fields: Mapping[str, str | int]) -> dict[str, str]:
 
 
 def image_targets(
-    config: Config, version: ReleaseVersion, labels: Mapping[str, str]
+    config: Config, version: ReleaseVersion, labels: Mapping[str, str], timestamp: int = 0
 ) -> list[ImageTarget]:
     """Every image ``version`` builds (``release-on`` skips some in a patch release):
-    repository, fixed tags, args and labels."""
+    repository, fixed tags, args and labels (and the commit's time, for buildah)."""
     if config.registry is None:
         return []
     codename = config.codename(version.major)
@@ -115,6 +116,7 @@ def image_targets(
             tags=fixed_image_tags(image, version, codename),
             build_args=build_args(image, fields),
             labels=dict(labels),
+            timestamp=timestamp,
         )
         for image in released_images(config, version)
     ]
@@ -122,7 +124,7 @@ def image_targets(
 
 def targets_for(ctx: ReleaseContext) -> list[ImageTarget]:
     """``image_targets`` for the release in ``ctx`` (reads the commit time and the remote)."""
-    created = created_time(ctx.git.commit_time(ctx.commit))
+    timestamp = ctx.git.commit_time(ctx.commit)
     source = source_url(ctx.git.remote_url(ctx.config.remote), ctx.env)
-    labels = oci_labels(ctx.version, ctx.commit, created, source)
-    return image_targets(ctx.config, ctx.version, labels)
+    labels = oci_labels(ctx.version, ctx.commit, created_time(timestamp), source)
+    return image_targets(ctx.config, ctx.version, labels, timestamp)
