@@ -3,7 +3,7 @@
 #
 #   1. installs what the real-service tests need, with apt, when it is missing:
 #      docker.io (dockerd), docker-registry, busybox-static (the base image), openssh-client,
-#      gpg and gpg-agent (signed tags);
+#      gpg and gpg-agent (signed tags), buildah (multi-platform images);
 #   2. stops Debian's own registry service (docker-registry.service on :5000), which the
 #      package starts where systemd runs; the tests start their own registries on free ports;
 #   3. reuses a Docker engine that answers (DOCKER_HOST, our earlier dockerd, the default
@@ -41,6 +41,7 @@ _rt_install_packages() {
     _rt_have ssh || missing+=(openssh-client)
     _rt_have gpg || missing+=(gpg)
     _rt_have gpg-agent || missing+=(gpg-agent)
+    _rt_have buildah || missing+=(buildah)
     if [ "${#missing[@]}" -eq 0 ]; then
         return 0
     fi

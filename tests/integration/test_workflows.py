@@ -282,6 +282,23 @@ def test_every_job_holding_a_secret_runs_in_the_release_environment(release_work
         assert (job.get("environment") == "release") == publishes, name
 
 
+SETUP_QEMU = "docker/setup-qemu-action@29109295f81e9208d7d86ff1c6c12d2833863392"  # v3.6.0
+
+
+def test_the_image_job_installs_qemus_handlers_before_it_builds(release_workflow: dict):
+    """buildah runs the RUN steps of an image's other platforms under QEMU (issue 23)."""
+    for name, job in release_workflow["jobs"].items():
+        uses = [s.get("uses", "") for s in job["steps"]]
+        if name != "push-image":
+            assert not any("setup-qemu" in u for u in uses), name
+            continue
+        steps = job["steps"]
+        qemu = next(s for s in steps if s.get("uses", "").startswith("docker/setup-qemu"))
+        assert qemu["uses"] == SETUP_QEMU and "env" not in qemu and "with" not in qemu
+        task = next(s for s in steps if s.get("run") == TASKS["push-image"])
+        assert steps.index(qemu) < steps.index(task)
+
+
 def test_a_tag_runs_once_and_is_never_cancelled(release_workflow: dict):
     assert release_workflow["concurrency"] == {
         "group": "release-${{ github.ref }}",

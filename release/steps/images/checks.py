@@ -49,11 +49,15 @@ def problems(ctx: ReleaseContext) -> list[str]:
     return found + online_problems(ctx, registry, credentials)
 
 
-def builder_check(ctx: ReleaseContext, engine: str | None = None) -> list[str]:
+def builder_check(
+    ctx: ReleaseContext, engine: str | None = None, *, building: bool = False
+) -> list[str]:
     """The images buildah builds (``release.steps.images.platforms``): buildah is installed,
-    and QEMU's handler is registered for each platform of a ``RUN`` this machine cannot run.
-    ``engine``: the engine's platform, asked of it when an image names one platform (this
-    machine's offline)."""
+    and QEMU's handler is registered for each platform of a ``RUN`` this machine cannot run
+    (not with ``--skip-credentials``: a CI job holding no credentials builds no image, and
+    the job that does installs the handlers; ``building``: always). ``engine``: the
+    engine's platform, asked of it when an image names one platform (this machine's
+    offline)."""
     from release.steps.images.platforms import (
         builder_problems,
         machine_platform,
@@ -73,7 +77,8 @@ def builder_check(ctx: ReleaseContext, engine: str | None = None) -> list[str]:
             dockerfiles[image.name] = ctx.git.show(ctx.commit, image.dockerfile)
         except ReleaseError:
             dockerfiles[image.name] = None  # not text: its build says what is wrong
-    return builder_problems(images, dockerfiles, ctx.env, engine)
+    qemu = building or not ctx.options.skip_credentials
+    return builder_problems(images, dockerfiles, ctx.env, engine, qemu=qemu)
 
 
 def online_problems(

@@ -164,10 +164,13 @@ def builder_problems(
     engine_platform: str | None,
     machine: str | None = None,
     root: Path = BINFMT,
+    *,
+    qemu: bool = True,
 ) -> list[str]:
     """One line per problem of the images buildah builds: buildah is not on ``PATH``; a
     Dockerfile (``dockerfiles``: its text by image name) runs ``RUN`` for a platform this
-    machine runs only under QEMU, and QEMU's handler for it is not registered."""
+    machine runs only under QEMU, and QEMU's handler for it is not registered (unless
+    ``qemu`` is false)."""
     multi = [i for i in images if uses_buildah(i, engine_platform)]
     if not multi:
         return []
@@ -178,7 +181,7 @@ def builder_problems(
             f"buildah is not installed (not on PATH), and it builds {names}: {BUILDAH_FIX}"
         )
     machine = machine or machine_platform()
-    for image in multi:
+    for image in multi if qemu else ():
         text = dockerfiles.get(image.name)
         if text is None or not runs_for_target(text):
             continue

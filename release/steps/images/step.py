@@ -357,7 +357,7 @@ class PushImage:
             engine = engine_platform(ctx.env)
         builder = None
         if any(uses_buildah(t.image, engine) for t in pending):
-            problems = builder_check(ctx, engine)
+            problems = builder_check(ctx, engine, building=True)
             if problems:
                 raise ReleaseError("; ".join(problems))
             builder = Buildah(ctx.env)
