@@ -309,6 +309,41 @@ def upload(
 
 
 @task(
+    pre=[build],
+    help={
+        "tag": TAG_HELP,
+        "dry_run": "show the release's name, text and files, and whether it would be created "
+        "or finished; change nothing on GitHub",
+        "offline": "do not look at GitHub first (the dry run then cannot say what is there)",
+        "branch": BRANCH_HELP,
+        "from_": FROM_HELP.format(what="attach its files"),
+    },
+)
+@boundary
+def github_release(
+    c: Context,
+    tag: str | None = None,
+    dry_run: bool = False,
+    offline: bool = False,
+    branch: str | None = None,
+    from_: str | None = None,
+) -> None:
+    """Create the tag's GitHub release with its files (a draft, its files, then published).
+
+    Credentials: $GITHUB_TOKEN, for the repository of [tool.release.github] (or
+    $GITHUB_REPOSITORY, or the remote's). A re-run finishes the same release, never a second.
+    """
+    if from_ is not None:  # the executor does not run the build prerequisite then
+        from release.commands.handoff import step_from
+
+        step_from("github-release", from_, tag, dry_run=dry_run, offline=offline, branch=branch)
+        return
+    from release.commands.step import run_step
+
+    run_step("github-release", tag, dry_run=dry_run, offline=offline, branch=branch)
+
+
+@task(
     help={
         "apply": "move every channel to its target, backwards included (a rollback)",
         "yes": "confirm moves that are not forward without asking (needed without a terminal)",

@@ -22,6 +22,7 @@ from release.core.configreader import (
     check_text,
     check_unique,
     read_codenames,
+    read_github,
     read_path,
     read_url,
     read_yanked,
@@ -130,6 +131,14 @@ class UI:
 
 
 @dataclass(frozen=True)
+class GitHub:
+    """``[tool.release.github]``: owner/name (None: found at run time) and ``assets``."""
+
+    repository: str | None = None
+    assets: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated ``[tool.release]`` table, with environment overrides applied."""
 
@@ -152,6 +161,7 @@ class Config:
     images: tuple[Image, ...] = ()
     discord: Discord | None = None
     ui: UI | None = None
+    github: GitHub | None = None
 
     def codename(self, major: int) -> str | None:
         return self.codenames.get(major)
@@ -254,6 +264,7 @@ def _build(
     codenames = read_codenames(reader, DEFAULT_CODENAMES)
     discord = _discord(reader.sub("discord"), tree, project_folder)
     ui = _ui(reader.sub("ui"), tree)
+    github = read_github(reader.sub("github"), GitHub)
     check_unique(reader, "packages", [p.path for p in packages])
     check_unique(reader, "images", [i.name for i in images])
     reader.done()
@@ -277,6 +288,7 @@ def _build(
         images=images,
         discord=discord,
         ui=ui,
+        github=github,
     )
 
 

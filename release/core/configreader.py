@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from release.core.errors import ConfigError, UsageError
 from release.core.files import Listing, normalise, outside
 from release.core.text import shown
+
+T = TypeVar("T")
 
 TEMPLATE_FIELDS = frozenset(
     {"version", "npm_version", "docker_tag", "major", "minor", "patch", "codename"}
@@ -253,3 +255,19 @@ def read_codenames(reader: TableReader, default: Mapping[int, str]) -> Mapping[i
 
 def valid_docker_tag(text: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", text) is not None
+
+
+GITHUB_REPOSITORY = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/(?!\.\.?$)[A-Za-z0-9._-]{1,100}"
+"""A GitHub repository, ``owner/name``."""
+
+
+def read_github(reader: TableReader | None, made: Callable[..., T]) -> T | None:
+    """``[tool.release.github]``: ``repository`` (``owner/name``) and ``assets``, as ``made``."""
+    if reader is None:
+        return None
+    repository = reader.string("repository")
+    if repository is not None and not re.fullmatch(GITHUB_REPOSITORY, repository):
+        raise reader.error("repository", f"{repository!r} is not a GitHub repository: owner/name")
+    assets = reader.boolean("assets", True)
+    reader.done()
+    return made(repository=repository, assets=assets)

@@ -137,6 +137,11 @@ DOCKER_TAG = pattern(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker tag")
 GIT_TAG = pattern(r"[^\s\x00-\x1f\x7f~^:?*\[\\]{1,255}", "a tag name")
 BRANCH = pattern(r"[^\s\x00-\x1f\x7f~^:?*\[\\]{1,255}", "a branch name")
 NPM_VERSION = pattern(r"[0-9A-Za-z.+-]{1,64}", "a version")
+GITHUB_REPOSITORY = pattern(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/(?!\.\.?$)[A-Za-z0-9._-]{1,100}",
+    "a GitHub repository (owner/name)",
+)
+ASSET_NAME = pattern(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,254}", "a release asset's file name")
 TIME = pattern(r"[0-9T:.+Z-]{1,40}", "a time")
 PATH = pattern(r"[^\x00-\x1f\x7f]{1,1024}", "a path")
 
@@ -211,6 +216,18 @@ SCHEMAS: Mapping[str, Mapping[str, Check]] = {
         "files": count,
         "bytes": count,
         "sha256": HEX64,
+    },
+    "github-release": {
+        "phase": one_of("creating", "draft", "published"),
+        "repository": GITHUB_REPOSITORY,
+        "release_id": count,
+        "html_url": URL,
+        "api": URL,
+        "tag": GIT_TAG,
+        "make_latest": one_of("true", "false"),
+        "assets": list_of(
+            fields({"name": ASSET_NAME, "size": count, "sha256": HEX64, "id": count, "url": URL})
+        ),
     },
     "notify": {
         "message_id": snowflake,

@@ -9,6 +9,19 @@ from hypothesis import strategies as st
 from devservices.discord import message_errors
 from release.core.http import public_url
 from release.core.version import parse_version
+from release.run.changelog import (
+    changelog_section,
+    commit_message_pattern,
+    github_anchor,
+)
+from release.run.links import (
+    ImageLinks,
+    announcement_links,
+    distribution_names,
+    github_repository,
+    project_url,
+    pushed_images,
+)
 from release.steps.notify.announcement import (
     CONTENT_MAX,
     DESCRIPTION_MAX,
@@ -22,19 +35,6 @@ from release.steps.notify.announcement import (
     limit_problems,
     render_message,
     width,
-)
-from release.steps.notify.changelog import (
-    changelog_section,
-    commit_message_pattern,
-    github_anchor,
-)
-from release.steps.notify.links import (
-    ImageLinks,
-    announcement_links,
-    distribution_names,
-    github_repository,
-    project_url,
-    pushed_images,
 )
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

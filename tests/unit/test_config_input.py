@@ -157,7 +157,7 @@ def test_a_package_json_nested_without_end_is_unreadable_not_a_crash(text: str) 
 )
 def test_the_announcement_falls_back_to_the_folder_name(text: str) -> None:
     from release.core.config import Config, Package
-    from release.steps.notify.gather import package_names_from_config
+    from release.run.notes import package_names_from_config
 
     class Tree:
         def show(self, commit: str, path: str) -> str:

@@ -20,6 +20,7 @@ TABLES = {
     '[[tool.release.images]]\nname = "acme/node"\ndockerfile = "Dockerfile"\n',
     "discord": '[tool.release.discord]\nproject-name = "acme"\n',
     "ui": '[tool.release.ui]\npath = "ui"\nazure-app = "acme-ui"\n',
+    "github": '[tool.release.github]\nrepository = "acme/acme"\n',
 }
 # Which configuration tables turn each step on.
 NEEDS = {
@@ -28,6 +29,7 @@ NEEDS = {
     "upload": "packages",
     "push-image": "images",
     "deploy-ui": "ui",
+    "github-release": "github",
     "notify": "discord",
 }
 # Why a step never runs for a kind, whatever is configured.
@@ -78,14 +80,23 @@ def test_the_plan_lines_say_what_each_step_does():
         "build and push registry.example/acme/node:3.1.0; channels forward only"
     )
     assert lines["deploy-ui"].startswith("build ui (3.1.0), deploy ui/dist to acme-ui (production)")
+    assert lines["github-release"] == (
+        "create the GitHub release of version/3.1.0 in acme/acme as a draft with the built "
+        "files, then publish it"
+    )
     assert lines["notify"] == "announce the release of acme 3.1.0 on Discord"
 
 
 def test_a_post_release_announces_a_rebuild_and_a_pre_release_moves_no_channel():
     post = plan_for("post", frozenset(TABLES))
     assert post.action("notify").summary == "announce the rebuild of acme 3.1.0.post1 on Discord"
+    assert post.action("github-release").summary == (
+        "create the GitHub release of version/3.1.0.post1 in acme/acme as a draft with the UI "
+        "zip when one was built (a rebuild: no package files), then publish it"
+    )
     pre = plan_for("pre", frozenset(TABLES))
     assert pre.action("push-image").summary.endswith("; no channel moves")
+    assert pre.action("github-release").summary.endswith(", marked as a pre-release")
 
 
 def test_the_json_steps_follow_the_catalog_order():
@@ -93,4 +104,5 @@ def test_the_json_steps_follow_the_catalog_order():
     steps = plan.to_json()["steps"]
     assert list(steps) == list(catalog.NAMES)
     assert steps["notify"] == "skip: pre-releases are not announced"
-    assert steps["upload"] == "run"
+    assert steps["upload"] == steps["github-release"] == "run"
+    assert len(steps) == 7

@@ -24,13 +24,14 @@ def test_a_failed_side_effect_says_what_was_done_what_not_and_how_to_finish() ->
     stopped = make_report(
         upload=Outcome("upload", state="failed", error="the index refused demo.tar.gz: 403"),
         notify=Outcome("notify", state="blocked", error="needs upload"),
+        **{"github-release": Outcome("github-release", state="blocked", error="needs upload")},
     )
     error = failure(stopped)
     assert isinstance(error, StepError)
     assert str(error) == (
         "release version/3.0.0 did not finish: failed: upload (the index refused demo.tar.gz: "
-        "403); not run: notify (needs upload); done: bump, build, push-image, deploy-ui: run the "
-        "same command again to finish it (finished work is recognised, nothing is published twice)"
+        "403); not run: github-release (needs upload); notify (needs upload); done: bump, build, "
+        "push-image, deploy-ui: run the same command again to finish it (finished work is recognised, nothing is published twice)"
     )
 
 

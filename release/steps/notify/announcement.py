@@ -6,9 +6,9 @@ documented limits (content 2,000 characters; embed title 256, description 4,096,
 notes are cut at a line boundary and end with a link to the full notes, link
 fields are cut line by line, and nothing is ever rejected for its length.
 
-Its input is gathered by ``release.steps.notify.gather``: the notes from the changelog
-(``release.steps.notify.changelog``) or the commits, the links from the configuration and
-the release's state (``release.steps.notify.links``).
+Its input is gathered by ``release.steps.notify.gather``: the notes from the changelog or the
+commits (``release.run.notes``, shared with the GitHub release), the links from the
+configuration and the release's state (``release.run.links``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from release.core.version import Kind, ReleaseVersion
+from release.run.changelog import normalise, width
+from release.run.links import Section
+from release.run.notes import Notes
 
 # Discord's documented limits (Message resource, "Embed Limits"; Execute Webhook).
 CONTENT_MAX = 2000
@@ -35,33 +38,7 @@ FINAL_COLOR = 0x2ECC71
 POST_COLOR = 0x3498DB
 
 
-def width(text: str) -> int:
-    """Length as Discord's limits count it, conservatively: UTF-16 code units.
-
-    A character outside the Basic Multilingual Plane counts twice, so a text within
-    this width is within the limit whether Discord counts code points or units.
-    """
-    return len(text.encode("utf-16-le")) // 2
-
-
 # -- what the message says (pure) ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class Section:
-    """One embed field: a heading and its lines (links, image tags, moves)."""
-
-    name: str
-    lines: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Notes:
-    """The release notes and where they came from."""
-
-    text: str
-    source: str  # "CHANGELOG.md" or "the commits since version/4.1.0"
-    url: str | None = None  # the full notes, linked when the text is cut
 
 
 @dataclass(frozen=True)
@@ -179,13 +156,6 @@ def _cut(text: str, limit: int) -> str:
     while width(text) > limit - 1:
         text = text[: max(0, len(text) - max(1, (width(text) - limit + 1) // 2))]
     return text.rstrip() + "…"
-
-
-def normalise(text: str) -> str:
-    """``text`` with one kind of line end, no trailing spaces and no blank edge lines."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    text = "\n".join(line.rstrip() for line in lines).strip("\n")
-    return text if text.strip() else ""
 
 
 def _fit_lines(lines: Sequence[str], limit: int, more: Callable[[int], str]) -> str:

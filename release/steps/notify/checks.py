@@ -1,8 +1,7 @@
 """Pre-flight checks of ``notify``: the changelog it would quote, the webhook URL, and
 an announcement whose answer an earlier run lost.
 
-Also here, because the checks need them and the step reuses them: the changelog's
-usual file names (``CHANGELOG_CANDIDATES``), the refusal of a lost answer
+Also here, because the checks need them and the step reuses them: the refusal of a lost answer
 (``lost_answer_error``), and what Discord says of the webhook (``webhook_info``, asked
 once per run; the Discord client is imported only there, after ``--offline`` has had
 its say). The webhook URL itself is parsed in ``release.steps.notify.webhook``.
@@ -14,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from release.core.errors import ReleaseError
+from release.run.notes import changelog_problems
 from release.steps.notify.webhook import (
     EXPECTED_URL,
     WEBHOOK_ENV,
@@ -24,48 +24,11 @@ from release.steps.notify.webhook import (
 
 if TYPE_CHECKING:
     from release.core.config import Config
-    from release.core.git import Git
     from release.core.version import ReleaseVersion
     from release.run.context import ReleaseContext
     from release.steps.notify.discord import DiscordClient
 
 STEP = "notify"
-# Where the announcement looks for the notes when ``discord.changelog`` names no file.
-CHANGELOG_CANDIDATES = (
-    "CHANGELOG.md",
-    "CHANGELOG.rst",
-    "CHANGES.md",
-    "CHANGES.rst",
-    "HISTORY.md",
-    "HISTORY.rst",
-    "NEWS.md",
-    "NEWS.rst",
-)
-
-
-# -- the changelog --------------------------------------------------------------
-
-
-def changelog_problems(git: Git, commit: str, config: Config) -> list[str]:
-    """A changelog the announcement would quote must be UTF-8 text: checked before the
-    release's first side effect (the announcement itself is written last)."""
-    changelog = config.discord.changelog if config.discord else None
-    problems = []
-    for path in [changelog] if changelog else list(CHANGELOG_CANDIDATES):
-        data = git.blob(commit, path)
-        if data is None:
-            continue
-        if b"\0" in data:
-            problems.append(f"{path} is not a text file (it holds NUL bytes)")
-            continue
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            problems.append(
-                f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
-                f"{error.start}): save it as UTF-8"
-            )
-    return problems
 
 
 # -- what Discord says of the webhook -----------------------------------------

@@ -2,9 +2,10 @@
 
 ``changelog_section`` finds the section whose heading names the version, in Markdown
 (``## 4.2.0``, ``## [4.2.0] - 2024-05-01``, setext) or reStructuredText (underlined
-headings, turned into Markdown enough to read well on Discord); ``github_anchor`` links
-to it; ``commit_message_pattern`` recognises the bump commits, left out of the notes
-when there is no changelog. ``release.steps.notify.gather`` reads the texts from git.
+headings, turned into Markdown enough to read well on Discord and GitHub); ``github_anchor``
+links to it; ``commit_message_pattern`` recognises the bump commits, left out of the notes
+when there is no changelog. ``release.run.notes`` reads the texts from git; the Discord
+announcement (``notify``) and the GitHub release (``github-release``) both quote them.
 """
 
 from __future__ import annotations
@@ -13,14 +14,28 @@ import re
 import string
 from dataclasses import dataclass
 
-from release.steps.notify.announcement import normalise, width
-
 _VERSION_TOKEN = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+(?:[-._]?[A-Za-z]+[-._]?\d*)*)")
 _ATX = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
 _ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:.<>_])\1{2,}[ \t]*$")
 _LINK_REFERENCE = re.compile(r"^\[[^\]]+\]:\s*\S+")
 _RST_LINK = re.compile(r"`([^`<]+?)\s*<([^>]+)>`__?")
 _RST_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def width(text: str) -> int:
+    """Length as Discord's limits count it, conservatively: UTF-16 code units.
+
+    A character outside the Basic Multilingual Plane counts twice, so a text within
+    this width is within the limit whether Discord counts code points or units.
+    """
+    return len(text.encode("utf-16-le")) // 2
+
+
+def normalise(text: str) -> str:
+    """``text`` with one kind of line end, no trailing spaces and no blank edge lines."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    text = "\n".join(line.rstrip() for line in lines).strip("\n")
+    return text if text.strip() else ""
 
 
 @dataclass(frozen=True)

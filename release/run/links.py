@@ -1,12 +1,15 @@
-"""The announcement's links: pure functions over names already gathered.
+"""The links of a release: pure functions over names already gathered.
 
 ``distribution_names`` and ``pushed_images`` read what the ``upload`` and ``push-image``
 records name (``upload``: ``files``, file names or ``{"name"|"filename"|"path": ...}``;
 ``projects``/``distributions``/``packages``: names; ``push-image``: ``images``, a list
 of, or a map of names to, ``{"name", "tags"|"references", "channels"|"moves"}``, a move
-being ``{"channel"|"tag", "from"|"old", "to"|"new"}``); ``announcement_links`` turns them
-into the message's link fields: the index's project pages, the image tags and channel
-moves, and for a GitHub remote the compare view from the previous release.
+being ``{"channel"|"tag", "from"|"old", "to"|"new"}``); ``github_release_url`` reads the
+published release of the ``github-release`` record; ``announcement_links`` turns them into
+link sections: the index's project pages, the image tags and channel moves, the GitHub
+release, and for a GitHub remote the compare view from the previous release. The Discord
+announcement renders them as embed fields, the GitHub release's body as Markdown lists
+(``markdown_sections``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from urllib.parse import urlsplit
 
 from release.core.http import public_url
 from release.core.version import ReleaseVersion
-from release.steps.notify.announcement import Section
+
+
+@dataclass(frozen=True)
+class Section:
+    """One group of links: a heading and its lines (links, image tags, moves)."""
+
+    name: str
+    lines: tuple[str, ...]
 
 
 def project_url(index_url: str, name: str, version: str) -> str:
@@ -34,20 +44,36 @@ def project_url(index_url: str, name: str, version: str) -> str:
     return f"{index.rstrip('/')}/{canonicalize_name(name)}/"
 
 
-_GITHUB = re.compile(
-    r"^(?:(?:https?|git|ssh)://(?:[^@/]+@)?github\.com(?::\d+)?/|(?:[^@/]+@)?github\.com:)"
+_REMOTE = (
+    r"^(?:(?:https?|git|ssh)://(?:[^@/]+@)?{host}(?::\d+)?/|(?:[^@/]+@)?{host}:)"
     r"(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?/?$"
 )
 
 
-def github_repository(remote_url: str | None) -> str | None:
-    """``https://github.com/<owner>/<repo>`` for a GitHub remote (https, ssh or scp form)."""
+def remote_repository(remote_url: str | None, host: str = "github.com") -> str | None:
+    """``<owner>/<repo>`` of a remote on ``host`` (https, ssh or scp form), else None."""
     if not remote_url:
         return None
-    match = _GITHUB.match(remote_url.strip())
+    pattern = re.compile(_REMOTE.format(host=re.escape(host)), re.IGNORECASE)
+    match = pattern.match(remote_url.strip())
     if match is None:
         return None
-    return f"https://github.com/{match.group('owner')}/{match.group('repo')}"
+    return f"{match.group('owner')}/{match.group('repo')}"
+
+
+def github_repository(remote_url: str | None) -> str | None:
+    """``https://github.com/<owner>/<repo>`` for a GitHub remote (https, ssh or scp form)."""
+    found = remote_repository(remote_url)
+    return f"https://github.com/{found}" if found else None
+
+
+def github_release_url(record: Mapping[str, Any] | None) -> str | None:
+    """The page of the published GitHub release a ``github-release`` record names (a draft's
+    page is not public: None)."""
+    if not record or record.get("phase") != "published":
+        return None
+    url = record.get("html_url")
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
 
 
 def distribution_names(record: Mapping[str, Any] | None) -> list[str]:
@@ -162,8 +188,9 @@ def announcement_links(
     distributions: Sequence[str],
     images: Sequence[ImageLinks],
     github: str | None,
+    github_release: str | None = None,
 ) -> tuple[tuple[Section, ...], str | None]:
-    """The link fields and the title's link, from names already gathered."""
+    """The link sections and the title's link, from names already gathered."""
     sections = []
     pages = [
         f"[{name} {version.pep440}]({project_url(index_url, name, version.pep440)})"
@@ -181,6 +208,8 @@ def announcement_links(
     ]
     if moves:
         sections.append(Section("Channels", tuple(moves)))
+    if github_release:
+        sections.append(Section("GitHub release", (f"[{tag}]({github_release})",)))
     title_url = None
     if github:
         if previous_tag:
@@ -194,3 +223,13 @@ def announcement_links(
     if title_url is None and distributions:
         title_url = project_url(index_url, distributions[0], version.pep440)
     return tuple(sections), title_url
+
+
+def markdown_sections(sections: Sequence[Section]) -> str:
+    """The sections as Markdown: a heading and a list of its lines each."""
+    blocks = []
+    for section in sections:
+        lines = [line for line in section.lines if line.strip()]
+        if lines:
+            blocks.append(f"### {section.name}\n\n" + "\n".join(f"- {line}" for line in lines))
+    return "\n\n".join(blocks)

@@ -1,0 +1,1 @@
+"""The ``github-release`` step: the GitHub release of every version tag, with its files."""
