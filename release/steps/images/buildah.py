@@ -17,10 +17,10 @@ is built here, on this machine, by the ``buildah`` program:
   image without naming a tag (no tag means ``latest``), so every platform would leave a
   tag behind in the registry;
 - the registry credentials reach buildah only in an auth file (``--authfile``) written for
-  the one command in a private temporary folder (0700, the file 0600) and removed after
-  it: never on its command line (``--creds`` would show them to every process on the
-  machine), and buildah takes a push's password from nothing else (``--password-stdin``
-  is ``buildah login``'s, which writes such a file itself);
+  each command that pulls or pushes in a private temporary folder (0700, the file 0600)
+  and removed after it: never on its command line (``--creds`` would show them to every
+  process on the machine), and buildah takes a push's password from nothing else
+  (``--password-stdin`` is ``buildah login``'s, which writes such a file itself);
 - buildah and the ``RUN`` steps it runs see a scrubbed environment: no secret of the
   release, no proxy variables passed into ``RUN`` (``--http-proxy=false``).
 
@@ -114,11 +114,15 @@ def auth_file(host: str, credentials: RegistryCredentials) -> Iterator[Path | No
 class Buildah:
     """The ``buildah`` program over a private storage (see the module); ``close`` removes it."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, env: Mapping[str, str], registry: Registry, credentials: RegistryCredentials
+    ) -> None:
         program = buildah_program(env)
         if program is None:
             raise ReleaseError("buildah is not installed (not on PATH)", BUILDAH_FIX)
         self.program = program
+        self.registry = registry
+        self._credentials = credentials
         self.folder = Path(tempfile.mkdtemp(prefix="release-buildah-"))
         (self.folder / "tmp").mkdir()
         self.env = scrubbed_env(env, self.folder / "tmp")
@@ -185,7 +189,6 @@ class Buildah:
                 args += ["--build-arg", f"{key}={value}"]
             for key, value in target.labels.items():
                 args += ["--label", f"{key}={value}"]
-            args.append(str(tree / image.context))
             step: list[str] = []
 
             def shown(text: str, platform: str = platform, step: list[str] = step) -> None:
@@ -195,7 +198,10 @@ class Buildah:
                 show.build_line(target, f"{platform} | {text}", None)
 
             try:
-                self.run(args, shown)
+                # A base image from the registry is pulled with the release's credentials.
+                with auth_file(self.registry.host, self._credentials) as authfile:
+                    more = ["--authfile", str(authfile)] if authfile is not None else []
+                    self.run([*args, *more, str(tree / image.context)], shown)
             except BuildahError as error:
                 where = f" at {step[0]}" if step else ""
                 raise ImageBuildError(
@@ -213,11 +219,10 @@ class Buildah:
 
     # -- pushes ------------------------------------------------------------------
 
-    def push(
-        self, built: BuiltIndex, tag: str, registry: Registry, credentials: RegistryCredentials
-    ) -> str:
+    def push(self, built: BuiltIndex, tag: str) -> str:
         """Push every platform's image and the index as ``repository:tag``; the index's
         digest. Tried again as ``POLICY`` says, unless the credentials are refused."""
+        registry = self.registry
         reference = f"docker://{built.target.ref(tag)}"
         name = f"{built.target.name}:{tag}"
         started: float | None = None
@@ -229,7 +234,7 @@ class Buildah:
             if registry.insecure:
                 args.append("--tls-verify=false")  # plain HTTP to this machine, as Docker does
             try:
-                with auth_file(registry.host, credentials) as authfile:
+                with auth_file(registry.host, self._credentials) as authfile:
                     if authfile is not None:
                         args += ["--authfile", str(authfile)]
                     self.run([*args, built.manifest_list, reference], _push_line(name))

@@ -204,10 +204,10 @@ def push_index(
     """Push a multi-platform image: every platform and the index under its first missing
     fixed tag (buildah), the same bytes under the others (the registry client), the
     version tag last."""
-    target, registry = item.target, _registry(ctx)
+    target = item.target
     tags = [tag for tag in target.push_order if tag not in kept]
-    digest = builder.push(item, tags[0], registry, credentials)
-    with RegistryClient(registry, *credentials) as client:
+    digest = builder.push(item, tags[0])
+    with RegistryClient(_registry(ctx), *credentials) as client:
         index = client.manifest(target.name, digest)
         for tag in tags[1:]:
             client.put_manifest(target.name, tag, index.data, index.media_type)
@@ -360,7 +360,7 @@ class PushImage:
             problems = builder_check(ctx, engine, building=True)
             if problems:
                 raise ReleaseError("; ".join(problems))
-            builder = Buildah(ctx.env)
+            builder = Buildah(ctx.env, registry, credentials)
         try:
             built = build_images(ctx, pending, builder, engine)
         except BaseException:
