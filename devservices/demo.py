@@ -2,11 +2,13 @@
 
 It copies the demo monorepo (whose files hold 1.0.0) into a temporary git repository with a
 bare remote, tags ``version/1.1.0``, starts a real pypiserver, a real registry and the
-Docker engine (when it can run here), and the Discord and Azure contract servers of
-``devservices``, runs ``invoke release --yes`` there through the real ``invoke``
+Docker engine (when it can run here), and the Discord, Azure and GitHub contract servers
+of ``devservices``, runs ``invoke release --yes`` there through the real ``invoke``
 command, shows what each service received (the index's files, the registry's tags, the
-Discord message, the deployed zip, the bump commit on the remote), and stops everything it
-started. The demo's ``demo/agent`` image is built by buildah for linux/amd64 and linux/arm64
+Discord message, the deployed zip, the GitHub release and its files, the bump commit on the
+remote), and stops everything it started. The demo's configuration gains a
+``[tool.release.github]`` table for it (``examples/demo`` has none: its remote is no GitHub
+repository). The demo's ``demo/agent`` image is built by buildah for linux/amd64 and linux/arm64
 and pushed as one OCI image index: the registry's listing shows both platforms. Where the
 Docker engine or the registry cannot run, buildah or npm is not installed, it says so and
 releases the rest (the demo's configuration then leaves the images, the agent image, or
@@ -50,13 +52,18 @@ MULTI_PLATFORM_IMAGE = "demo/agent"
 """The demo's image for two platforms, built by buildah."""
 
 
-def make_demo_repository(root: Path, drop_tables: tuple[str, ...] = ()) -> Path:
+def make_demo_repository(
+    root: Path, drop_tables: tuple[str, ...] = (), add_tables: str = ""
+) -> Path:
     """A clone of the demo with a bare ``origin``; ``drop_tables`` removes unavailable steps
-    (and ``images/<name>`` one image)."""
+    (and ``images/<name>`` one image), ``add_tables`` (TOML) configures more."""
     work = root / "demo"
     shutil.copytree(DEMO_SOURCE, work, ignore=shutil.ignore_patterns("node_modules", "dist"))
     if drop_tables:
         _drop_tables(work / "pyproject.toml", drop_tables)
+    if add_tables:
+        pyproject = work / "pyproject.toml"
+        pyproject.write_text(f"{pyproject.read_text(encoding='utf-8')}\n{add_tables}", "utf-8")
     publish_tagged(work, root / "remote.git", "Demo monorepo")
     return work
 
@@ -89,6 +96,7 @@ def _drop_tables(path: Path, names: tuple[str, ...]) -> None:
 
 
 Results = list[Callable[[], list[str]]]
+GITHUB_TABLE = '[tool.release.github]\nrepository = "demo/demo"\n'
 
 
 @contextmanager
@@ -132,6 +140,9 @@ def services(workdir: Path) -> Iterator[tuple[dict[str, str], list[str], list[st
         else:
             env.update(azure.env())
             results.append(lambda: _deployments(azure))
+        github = _contract(stack, "github", workdir, notes)
+        env.update(github.env())
+        results.append(lambda: _github_releases(github))
         yield env, notes, dropped, results
 
 
@@ -166,7 +177,7 @@ def _npm(notes: list[str]) -> bool:
 
 
 def _contract(stack: ExitStack, name: str, workdir: Path, notes: list[str]) -> Any:
-    """Start the Discord or Azure contract server (they stand in for services that cannot
+    """Start the Discord, Azure or GitHub contract server (they stand in for services that cannot
     run here, following their documented API contracts)."""
     import importlib
 
@@ -238,6 +249,27 @@ def _deployments(server: Any) -> list[str]:
     return lines if len(lines) > 1 else ["Azure received no deployment"]
 
 
+def _github_releases(server: Any) -> list[str]:
+    import hashlib
+
+    lines = ["GitHub received:"]
+    for release in server.releases:
+        marks = [
+            mark
+            for mark, on in (
+                ("draft", release["draft"]),
+                ("pre-release", release["prerelease"]),
+                ("latest", release["id"] == server.latest_id),
+            )
+            if on
+        ]
+        lines.append(f"  release {release['name']} ({release['tag_name']}; {', '.join(marks)})")
+        for asset in release["assets"]:
+            digest = hashlib.sha256(server.blob(asset["id"])).hexdigest()
+            lines.append(f"    {asset['name']} ({asset['size']} bytes, sha256 {digest[:16]})")
+    return lines if len(lines) > 1 else ["GitHub received no release"]
+
+
 def demo_problem() -> ReleaseError | None:
     """Why the demo cannot run from this installation: it needs a checkout with the dev extra."""
     import importlib.util
@@ -266,7 +298,7 @@ def run_demo(keep: bool = False) -> None:
     root = Path(tempfile.mkdtemp(prefix="release-demo-"))
     try:
         with services(root) as (env, notes, dropped, results):
-            work = make_demo_repository(root, tuple(dropped))
+            work = make_demo_repository(root, tuple(dropped), GITHUB_TABLE)
             for note in notes:
                 console.info(note)
             console.info(f"demo repository: {work} (remote {root / 'remote.git'})")

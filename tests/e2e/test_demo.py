@@ -29,7 +29,7 @@ from tests.repos import CHECKOUT, clean_env
 pytestmark = pytest.mark.slow
 
 DEMO = [sys.executable, "-m", "invoke", "-r", str(CHECKOUT), "demo"]
-STEPS = ("bump", "build", "upload", "push-image", "deploy-ui", "notify")
+STEPS = ("bump", "build", "upload", "push-image", "deploy-ui", "github-release", "notify")
 LEAKED_WEBHOOK = re.compile(r"/api/webhooks/\d+/(?!<token>)[\w-]{8,}")
 
 
@@ -76,9 +76,14 @@ def assert_common_services_received(output: str) -> None:
     for name in ("demo_common-1.1.0.tar.gz", "demo_node-1.1.0-py3-none-any.whl"):
         assert f"  {name}" in output
     assert "Discord received:\n  demo 1.1.0" in output
+    # one GitHub release, "Latest", with the four built files (their sha256 checked by the step)
+    assert "GitHub received:\n  release demo 1.1.0 (version/1.1.0; latest)\n" in output
+    for name in ("demo_common-1.1.0.tar.gz", "demo_node-1.1.0-py3-none-any.whl"):
+        assert re.search(rf"\n    {re.escape(name)} \(\d+ bytes, sha256 [0-9a-f]{{16}}\)", output)
     assert re.search(r"Azure received:\n  deployment \w+ \(success\): .*index\.html", output)
     assert re.search(r"the remote's main branch:\n  \w+ Updated the version to 1\.1\.0", output)
     assert not LEAKED_WEBHOOK.search(output)
+    assert not re.search(r"ghs_[\w-]{20,}", output)  # the GitHub token
 
 
 def test_the_demo_releases_everything_and_shows_what_each_service_received(
@@ -131,7 +136,7 @@ def test_without_a_docker_engine_the_demo_says_so_and_releases_the_rest(tmp_path
         output,
     ), output
     assert summary_row(output, "push-image") == "skipped not configured"
-    for step in ("bump", "build", "upload", "deploy-ui", "notify"):
+    for step in ("bump", "build", "upload", "deploy-ui", "github-release", "notify"):
         assert summary_row(output, step).startswith("done"), summary_row(output, step)
     assert_common_services_received(output)
     assert "the registry holds:" not in output
@@ -151,7 +156,7 @@ def test_without_npm_the_demo_says_so_and_releases_the_rest(tmp_path: Path):
 
     assert "npm is not installed here: the UI is not built or deployed" in output
     assert summary_row(output, "deploy-ui") == "skipped not configured"
-    for step in ("bump", "build", "upload", "notify"):
+    for step in ("bump", "build", "upload", "github-release", "notify"):
         assert summary_row(output, step).startswith("done"), summary_row(output, step)
     assert "Azure received" not in output
     assert "Discord received:\n  demo 1.1.0" in output

@@ -51,6 +51,7 @@ def test_json_prints_exactly_the_design_object(demo_repo: Repo):
             "push-image": "run",
             "notify": "skip: pre-releases are not announced",
             "deploy-ui": "skip: pre-releases are built, not deployed",
+            "github-release": "skip: not configured",
         },
     }
 
@@ -65,7 +66,7 @@ def test_plan_table_lists_every_step_with_its_reason(demo_repo: Repo):
         "check-version", "--tag", "version/1.0.0-post1", "--offline", "--skip-credentials"
     )
     assert result.returncode == 0, result.stderr
-    for step in ("bump", "build", "upload", "push-image", "notify", "deploy-ui"):
+    for step in ("bump", "build", "upload", "push-image", "notify", "deploy-ui", "github-release"):
         assert step in result.stdout
     assert "post releases are Docker-only" in result.stdout
     assert "rebuild of demo 1.0.0.post1" in result.stdout
