@@ -235,6 +235,24 @@ def test_an_older_final_never_takes_latest_from_a_newer_one(world: World) -> Non
     assert create.body["make_latest"] == "false"
 
 
+def test_a_dry_run_shows_the_release_and_changes_nothing_on_github(world: World) -> None:
+    dry = world.release("version/1.1.0", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert (
+        "would create the GitHub release of version/1.1.0 in acme/demo as a draft, upload 4 "
+        "file(s), then publish it" in dry.stderr
+    )
+    assert "name: demo 1.1.0" in dry.stderr and "make_latest: true" in dry.stderr
+    assert "  - The node greets through `demo-common`" in dry.stderr
+    assert world.changes() == [] and world.github.releases == []
+
+    assert world.release("version/1.1.0").returncode == 0
+    again = world.release("version/1.1.0", "--dry-run")
+    assert again.returncode == 0, again.stderr
+    assert "4 file(s) there, 0 to upload" in again.stderr
+    assert len(world.changes()) == 6  # the real run's: a create, 4 uploads, the publish
+
+
 # -- re-runs after a lost answer ----------------------------------------------------------
 
 
