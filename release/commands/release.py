@@ -7,6 +7,7 @@ import os
 from release.commands.resolve import context_for, print_plan
 from release.core import console
 from release.core.errors import ReleaseError
+from release.core.git import Git
 from release.pipeline.preflight import check
 from release.run.context import Options, ReleaseContext
 
@@ -76,17 +77,21 @@ def guard_local_release(ctx: ReleaseContext, *, local: bool) -> None:
     )
     if local or ctx.options.dry_run or in_ci:
         return
-    workflows = [
-        name
-        for name in ctx.git.files(ctx.commit)
-        if name.startswith(".github/workflows/") and name.endswith((".yml", ".yaml"))
-    ]
     prefix = ctx.config.tag_prefix
-    for name in workflows:
-        text = ctx.git.show(ctx.commit, name) or ""
-        if "tags" in text and prefix in text:
-            raise ReleaseError(
-                f"{name} releases {prefix}* tags in CI, so a local release would release "
-                f"{ctx.tag} twice",
-                "push the tag and let CI release it, or pass --local to release from here anyway",
-            )
+    name = releasing_workflow(ctx.git, ctx.commit, prefix)
+    if name is not None:
+        raise ReleaseError(
+            f"{name} releases {prefix}* tags in CI, so a local release would release "
+            f"{ctx.tag} twice",
+            "push the tag and let CI release it, or pass --local to release from here anyway",
+        )
+
+
+def releasing_workflow(git: Git, commit: str, prefix: str) -> str | None:
+    """The GitHub Actions workflow of ``commit`` that releases ``prefix``* tags, if any."""
+    for name in git.files(commit):
+        if name.startswith(".github/workflows/") and name.endswith((".yml", ".yaml")):
+            text = git.show(commit, name) or ""
+            if "tags" in text and prefix in text:
+                return name
+    return None

@@ -10,7 +10,9 @@ All local work first, then the side effects:
 3. **publish**: each step's ``publish`` once the steps it depends on succeeded (the bump
    commit first; upload, image push with channels and the UI deploy concurrently; ``notify``
    last, after everything it reports). A failed step stops the steps that depend on it and
-   lets independent ones finish. A dry run calls ``describe`` instead, in catalog order.
+   lets independent ones finish. Each step's record is marked ``running`` before its
+   ``publish`` and ``done`` or ``failed`` after (``release.run.step.recorded``); the local
+   work records nothing. A dry run calls ``describe`` instead, in catalog order.
 
 Every step has the same four calls (``release.run.step.Step``); ``cleanup`` releases what a
 preparation holds, after the release whatever happened. The scheduler never raises for a
@@ -31,7 +33,7 @@ from release.core import console
 from release.core.errors import ReleaseError, StepError
 from release.run import catalog
 from release.run.context import ReleaseContext
-from release.run.step import Step, StepResult, load_step
+from release.run.step import Step, StepResult, failure_text, load_step, recorded
 
 # What each side effect waits for, and the order of everything: the catalog's.
 DEPENDS: Mapping[str, tuple[str, ...]] = {entry.name: entry.depends for entry in catalog.CATALOG}
@@ -180,6 +182,9 @@ class Scheduler:
     def _prepare(self, name: str, step: Step[Any]) -> bool:
         self._set(name, state="preparing")
         try:
+            # A record release-tasks did not write stops the release here, before any side
+            # effect, also for a step that reads no record of its own before its lifecycle mark.
+            self.ctx.state.entry(name)
             self.prepared[name] = step.prepare(self.ctx)
         except BaseException as error:  # noqa: BLE001 - reported in the release's outcome
             self._fail(name, error)
@@ -235,8 +240,8 @@ class Scheduler:
         try:
             if dry_run:
                 result = step.describe(self.ctx, prepared)
-            else:
-                result = step.publish(self.ctx, prepared)
+            else:  # its record says running, then done or failed (the local phase records nothing)
+                result = recorded(self.ctx, name, lambda: step.publish(self.ctx, prepared))
         except BaseException as error:  # noqa: BLE001 - reported in the release's outcome
             self._fail(name, error)
             return
@@ -259,11 +264,7 @@ def _state_of(result: StepResult) -> str:
 
 
 def _message(error: BaseException) -> str:
-    if isinstance(error, ReleaseError):
-        return str(error)
-    if isinstance(error, KeyboardInterrupt):
-        return "interrupted"
-    return f"{type(error).__name__}: {error} (a bug in release-tasks)"
+    return failure_text(error)
 
 
 def failure(report: Report) -> ReleaseError:

@@ -6,9 +6,10 @@ paths (the Discord message that is edited, the Kudu deployment that is followed)
 and links in the announcement and the step summary. So ``ReleaseState.get`` checks every
 record against the table below before a step sees it: the fields a step reads must match
 strict patterns (a Discord id is digits, a Kudu deployment id a short token), a status
-must be one the step writes, and no string is longer than ``MAX_TEXT`` or holds a control
-character. A record that fails is refused as a whole (``problem`` says why), never
-trusted in part.
+must be one the step writes, the lifecycle the pipeline adds to every record
+(``step_status`` running, done or failed, ``step_error``, ``step_started_at``) must have
+its shape, and no string is longer than ``MAX_TEXT`` or holds a control character. A
+record that fails is refused as a whole (``problem`` says why), never trusted in part.
 
 Records are checked for their shape, not their truth: a well-formed record that says a
 step is done is believed (docs/protection.md "The release state").
@@ -172,7 +173,62 @@ STATUSES: Mapping[str, tuple[str, ...]] = {
     "notify": ("posted", "sending", "unknown", "failed", "assumed-posted"),
     "deploy-ui": ("deploying", "succeeded", "failed"),
 }
-"""The ``status`` values each step writes; one of them is required in its record."""
+"""The ``status`` values each step writes; one of them is required in its record (unless
+the record holds nothing of the step's own: a lifecycle mark before its first record)."""
+
+# -- the lifecycle: every step's record says whether its work is running, done or failed ----
+
+RUNNING, DONE, FAILED = "running", "done", "failed"
+LIFECYCLE_KEYS = ("step_status", "step_error", "step_started_at")
+"""The fields the pipeline adds to every step's record (``ReleaseState.mark``); a step's own
+fields never use these names, so its own ``status`` (notify's ``posted``, deploy-ui's
+``succeeded``) and its re-run logic are untouched."""
+META_KEYS = ("step", "version", "recorded_at")
+"""The fields ``ReleaseState.record`` adds to every record."""
+
+OWN_LIFECYCLE: Mapping[str, Mapping[str, str]] = {
+    "notify": {
+        "posted": DONE,
+        "assumed-posted": DONE,
+        "sending": RUNNING,
+        "unknown": FAILED,
+        "failed": FAILED,
+    },
+    "deploy-ui": {"succeeded": DONE, "deploying": RUNNING, "failed": FAILED},
+}
+"""What a record without ``step_status`` (written before release-tasks recorded the
+lifecycle) says through the step's own ``status``; any other such record was written when
+its step finished."""
+
+
+def _stamp(value: Any) -> str | None:
+    return None if _finite_number(value) else f"{shown(value)} is not a time"
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) else f"{shown(value)} is not text"
+
+
+LIFECYCLE: Mapping[str, Check] = {
+    "step_status": one_of(RUNNING, DONE, FAILED),
+    "step_error": _text,
+    "step_started_at": _stamp,
+}
+
+
+def own_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` without the fields the pipeline and the state add: what the step wrote."""
+    return {k: v for k, v in record.items() if k not in LIFECYCLE_KEYS and k not in META_KEYS}
+
+
+def lifecycle_of(step: str, record: Mapping[str, Any]) -> str:
+    """Whether the work a (checked) record describes is running, done or failed."""
+    status = record.get("step_status")
+    if isinstance(status, str):
+        return status
+    own = OWN_LIFECYCLE.get(step, {})
+    return own.get(str(record.get("status")), DONE) if own else DONE
+
 
 SCHEMAS: Mapping[str, Mapping[str, Check]] = {
     "bump": {
@@ -256,8 +312,11 @@ def problem(step: str, version: str, record: Any) -> str | None:
     stamp = record.get("recorded_at")
     if stamp is not None and not _finite_number(stamp):
         return f"recorded_at: {shown(stamp)} is not a time"
+    lifecycle = fields(LIFECYCLE)(record)
+    if lifecycle is not None:
+        return lifecycle
     statuses = STATUSES.get(step)
-    if statuses is not None:
+    if statuses is not None and own_fields(record):
         status_problem = one_of(*statuses)(record.get("status"))
         if status_problem is not None:
             return f"status: {status_problem}"

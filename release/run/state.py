@@ -11,6 +11,12 @@ ref. A note push that lost a race fetches, merges its own record and retries.
 A note holds ``{"<version>": {...record...}}`` because one commit may carry
 several version tags (``4.2.0rc1`` and ``4.2.0``).
 
+Around its work every step marks its record ``running``, then ``done`` or ``failed`` (with
+the error), in the fields ``step_status``, ``step_started_at`` and ``step_error`` that
+only the pipeline writes (``mark``; ``release.run.step.recorded``). ``get`` hands a step
+its own fields only, so a step's re-run logic sees what it always saw; ``entry`` is the
+whole record, for ``invoke status``.
+
 Anyone who can push to the remote can write a note, so every record is checked before a
 step sees it (``release.run.records``: its ids end up in URL paths): a note or a record
 that is not what release-tasks writes is an error naming the note and how to remove it,
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -28,6 +35,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from release.core import console
 from release.core.console import without_credentials
 from release.core.errors import ReleaseError
 from release.core.git import PUSH_ATTEMPTS, Git, GitError
@@ -63,6 +71,7 @@ class ReleaseState:
         self.remote = remote  # None: offline, nothing fetched or pushed
         self._mask = mask
         self._fetched = False
+        self._lifecycle: dict[str, Record] = {}  # step -> its current mark (``mark``)
         # The steps of `invoke release` share this object from several threads: one fetch,
         # and one writer of the local file at a time.
         self._lock = threading.RLock()
@@ -162,8 +171,17 @@ class ReleaseState:
             self._fetched = True
 
     def get(self, step: str) -> Record | None:
-        """The newest record of ``step`` for this version, local or from the remote's note,
-        each checked first (``release.run.records``): a record that fails is an error."""
+        """What ``step`` recorded for this version (the newest record, local or from the
+        remote's note, each checked first by ``release.run.records``: a record that fails is
+        an error), without the lifecycle the pipeline adds; None when there is nothing of
+        the step's own (no record, or only a lifecycle mark)."""
+        record = self.entry(step)
+        if record is None or not records.own_fields(record):
+            return None
+        return {k: v for k, v in record.items() if k not in records.LIFECYCLE_KEYS}
+
+    def entry(self, step: str) -> Record | None:
+        """The newest whole record of ``step``, lifecycle included (``invoke status``)."""
         self.fetch()
         local, note = self._local().get(step), self._note(step, strict=True).get(self.version)
         found = [
@@ -181,8 +199,33 @@ class ReleaseState:
 
     # -- writing -------------------------------------------------------------
 
-    def record(self, step: str, data: Mapping[str, Any]) -> Record:
-        """Write ``data`` as the record of ``step``: locally first, then the note, then push."""
+    def mark(self, step: str, status: str, error: str | None = None) -> Record:
+        """Record that the work of ``step`` is running, done or failed (``error``: why, shown
+        by ``invoke status``), keeping what the step recorded of its own. Until the next
+        mark, every record the step writes carries this lifecycle too."""
+        with self._lock:
+            started = self._lifecycle.get(step, {}).get("step_started_at")
+            lifecycle: Record = {"step_status": status}
+            if status == records.RUNNING or started is None:
+                started = time.time()
+            lifecycle["step_started_at"] = started
+            if error is not None:
+                lifecycle["step_error"] = _error_text(error, self._mask)
+            self._lifecycle[step] = lifecycle
+        current = self.entry(step)
+        return self.record(step, records.own_fields(current) if current else {}, advisory=True)
+
+    def record(self, step: str, data: Mapping[str, Any], *, advisory: bool = False) -> Record:
+        """Write ``data`` as the record of ``step``: locally first, then the note, then push.
+
+        The lifecycle of the step's current mark (``mark``) replaces any in ``data``. An
+        ``advisory`` record (a mark) that cannot be pushed is a warning, not an error: the
+        step's own records carry what a re-run needs, and its next record pushes the mark."""
+        with self._lock:
+            lifecycle = self._lifecycle.get(step)
+        if lifecycle is not None:
+            own = {k: v for k, v in data.items() if k not in records.LIFECYCLE_KEYS}
+            data = {**own, **lifecycle}
         record: Record = _without_credentials(
             {**data, "step": step, "version": self.version, "recorded_at": time.time()}
         )
@@ -192,7 +235,12 @@ class ReleaseState:
         self._write_local(step, record)
         self._write_note(step, record)
         if self.remote is not None:
-            self._push(step, record)
+            try:
+                self._push(step, record)
+            except ReleaseError as error:
+                if not advisory:
+                    raise
+                console.warn(str(error))
         return record
 
     def _write_local(self, step: str, record: Record) -> None:
@@ -246,6 +294,17 @@ class ReleaseState:
             f"recorded step {step} locally but could not push its state to {self.remote} ({last})",
             "run the same command again to push it",
         )
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _error_text(error: str, mask: Callable[[str], str] | None) -> str:
+    """``error`` as a record may hold it: masked, without control characters, not too long."""
+    text = _CONTROL.sub(" ", mask(error) if mask is not None else error)
+    if len(text) > records.MAX_TEXT:
+        text = text[: records.MAX_TEXT - 3] + "..."
+    return text
 
 
 def _without_credentials(data: Any) -> Any:

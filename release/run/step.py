@@ -23,7 +23,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from release.core import console
+from release.core.errors import ReleaseError
 from release.run import catalog
+from release.run.records import DONE, FAILED, RUNNING
 
 if TYPE_CHECKING:
     from release.run.context import ReleaseContext
@@ -67,6 +70,49 @@ def run_staged(step: Step[P], ctx: ReleaseContext) -> StepResult:
         return step.publish(ctx, prepared)
     finally:
         step.cleanup(prepared)
+
+
+def recorded(ctx: ReleaseContext, name: str, work: Callable[[], StepResult]) -> StepResult:
+    """``work`` (a step's ``publish`` in ``invoke release``, its whole ``run`` as its own
+    task) between the lifecycle marks of its record: ``running`` before, ``done`` after,
+    ``failed`` with the error when it raises (docs/design.md "Re-runs and state"). A dry
+    run records nothing."""
+    if ctx.options.dry_run:
+        return work()
+    ctx.state.mark(name, RUNNING)
+    try:
+        result = work()
+    except BaseException as error:
+        mark_failed(ctx, name, error)
+        raise
+    ctx.state.mark(name, DONE)
+    return result
+
+
+def mark_failed(ctx: ReleaseContext, name: str, error: BaseException) -> None:
+    """Record that ``name`` failed and why; a failure to record it is only said: the
+    step's own error is the one that counts."""
+    try:
+        ctx.state.mark(name, FAILED, failure_text(error))
+    except Exception as problem:  # noqa: BLE001 - the step's error is reported instead
+        console.warn(f"{name}: could not record its failure in the release state: {problem}")
+
+
+def failure_text(error: BaseException) -> str:
+    """Why a step failed, in one line: the report's words and its record's ``step_error``."""
+    if isinstance(error, ReleaseError):
+        return str(error)
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(error).__name__}: {error} (a bug in release-tasks)"
+
+
+def local_only(step: Step[Any], ctx: ReleaseContext) -> bool:
+    """Whether this run of ``step`` as its own task changes nothing outside the clone, so
+    it records no lifecycle (``bump`` without ``--commit`` writes the working tree). A step
+    says so with an optional ``local_only(ctx)``."""
+    says = getattr(step, "local_only", None)
+    return bool(says(ctx)) if callable(says) else False
 
 
 def load_step(name: str) -> Step[Any]:

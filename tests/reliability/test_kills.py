@@ -21,11 +21,13 @@ notify):
 - ``inside-upload``: one file is on the index, the second upload is held;
 - ``inside-image-push``: the node image's layers are pushed, its manifest PUT is held;
 - ``before-notify``: push-image and deploy-ui are done and recorded on the remote, upload
-  is done locally and its state note's push is held: notify has not started;
+  is done locally and the push of its final record (after its ``running`` mark and one
+  record per file as it landed) is held: notify has not started;
 - ``after-deploy``: the UI deployment succeeded and is recorded locally, the push of its
-  note (the second deploy-ui note, after "deploying") is held;
+  note (the third deploy-ui note, after the ``running`` mark and "deploying") is held;
 - ``after-notify``: the message is posted and recorded locally, the push of its note
-  (the second notify note, after "sending") is held: the re-run edits it, never reposts
+  (the third notify note, after the ``running`` mark and "sending") is held: the re-run
+  edits it, never reposts
   (on another runner, whose remote note still says "sending", the answer is unknown by
   design, and ``--assume-posted`` settles it);
 - ``inside-notify``: the post itself is held, never delivered. The state says "sending",
@@ -133,10 +135,10 @@ def _proxy_hold(
 
 
 def _git_hold(
-    ref: str, nth: int = 1, also: Callable[[World], bool] | None = None
+    ref: str, nth: int | Callable[[World], int] = 1, also: Callable[[World], bool] | None = None
 ) -> Callable[[World], tuple[Callable[[], bool], Callable[[], None]]]:
     def arm(world: World) -> tuple[Callable[[], bool], Callable[[], None]]:
-        held = HeldPush(world, ref, nth)
+        held = HeldPush(world, ref, nth(world) if callable(nth) else nth)
         return (lambda: held.holding and (also is None or also(world))), held.remove
 
     return arm
@@ -154,6 +156,12 @@ def _after_bump(world: World) -> tuple[Callable[[], bool], Callable[[], None]]:
             proxy.clear()
 
     return (lambda: all(rule.holding >= 1 for rule in rules)), undo
+
+
+def _upload_record(world: World) -> int:
+    """Which push of the upload note carries its final record: after the ``running`` mark
+    and one record per file as it landed (docs/design.md "Re-runs and state")."""
+    return 1 + len(world.built) + 1
 
 
 def _published_elsewhere(world: World) -> bool:
@@ -175,11 +183,14 @@ KILL_POINTS = [
     KillPoint(
         "inside-image-push", _proxy_hold("registry", "PUT", r"/demo/node/manifests/1\.1\.0$")
     ),
-    KillPoint("before-notify", _git_hold("refs/notes/release/upload", also=_published_elsewhere)),
-    KillPoint("after-deploy", _git_hold("refs/notes/release/deploy-ui", nth=2)),
+    KillPoint(
+        "before-notify",
+        _git_hold("refs/notes/release/upload", nth=_upload_record, also=_published_elsewhere),
+    ),
+    KillPoint("after-deploy", _git_hold("refs/notes/release/deploy-ui", nth=3)),
     KillPoint(
         "after-notify",
-        _git_hold("refs/notes/release/notify", nth=2),
+        _git_hold("refs/notes/release/notify", nth=3),
         unknown_when_fresh=True,
         posted=True,
     ),
@@ -249,7 +260,7 @@ def test_a_killed_assume_posted_is_finished_by_the_next_release(make_world: Make
     lost = world.release()
     assert lost.returncode == 1 and "may have been posted" in lost.stderr, lost
     world.discord.clear()
-    held = HeldPush(world, "refs/notes/release/notify", nth=1)
+    held = HeldPush(world, "refs/notes/release/notify", nth=2)  # after its running mark
     running = world.spawn("notify", "--tag", TAG, "--assume-posted")
     running.wait_for(lambda: held.holding, "the push of the assumed-posted note")
     killed = running.kill()

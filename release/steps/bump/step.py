@@ -259,6 +259,10 @@ class Bump:
 
     name = "bump"
 
+    def local_only(self, ctx: ReleaseContext) -> bool:
+        """Without ``--commit`` the run writes the working tree only: no lifecycle recorded."""
+        return not commit_mode(ctx)
+
     def run(self, ctx: ReleaseContext) -> StepResult:
         if not commit_mode(ctx):
             return self.write_working_tree(ctx)

@@ -19,7 +19,7 @@ The step's pre-flight lives in ``release.steps.pypi.checks``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -129,13 +129,14 @@ class Upload:
     def publish(self, ctx: ReleaseContext, plan: UploadPlan) -> StepResult:
         url = public_url(ctx.config.pypi.repository_url)
         results = plan.present
+
+        def landed(done: Sequence[Uploaded]) -> None:
+            # Each file is recorded as it lands: a run that stops halfway says which did.
+            record_upload(ctx, [*plan.present, *done])
+
         if plan.pending:
-            results += upload_all(ctx, plan.built, plan.pending, index_of(ctx))
-        data = upload_record(ctx, results)
-        handoff = handed_off(ctx)
-        if handoff is not None:
-            data["build"] = handoff.record()
-        record = ctx.state.record("upload", data)
+            results += upload_all(ctx, plan.built, plan.pending, index_of(ctx), landed=landed)
+        record = record_upload(ctx, results)
         uploaded = [r for r in results if r.status == "uploaded"]
         version = plan.built.version
         if not uploaded:
@@ -171,9 +172,14 @@ def show_upload_plan(plan: UploadPlan, url: str) -> None:
 
 
 def upload_all(
-    ctx: ReleaseContext, built: Built, pending: Sequence[Dist], index: Index
+    ctx: ReleaseContext,
+    built: Built,
+    pending: Sequence[Dist],
+    index: Index,
+    landed: Callable[[Sequence[Uploaded]], None] | None = None,
 ) -> list[Uploaded]:
-    """Upload ``pending`` in order; after a failure, say what was uploaded and how to finish."""
+    """Upload ``pending`` in order, calling ``landed`` with the files uploaded so far after
+    each one; after a failure, say what was uploaded and how to finish."""
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -218,6 +224,8 @@ def upload_all(
                     "run the same command again to upload the rest",
                 ) from None
             done.append(Uploaded(dist, status, None))
+            if landed is not None:
+                landed(done)
     session.close()
     return with_index_urls(index, done, offline=ctx.options.offline)
 
@@ -244,6 +252,15 @@ def with_index_urls(index: Index, uploaded: list[Uploaded], *, offline: bool) ->
             )
         result.append(Uploaded(item.dist, item.status, remote.url if remote else None))
     return result
+
+
+def record_upload(ctx: ReleaseContext, results: Sequence[Uploaded]) -> dict[str, Any]:
+    """Record ``results`` (with the build's fingerprint when it was handed over)."""
+    data = upload_record(ctx, results)
+    handoff = handed_off(ctx)
+    if handoff is not None:
+        data["build"] = handoff.record()
+    return ctx.state.record("upload", data)
 
 
 def upload_record(ctx: ReleaseContext, results: Sequence[Uploaded]) -> dict[str, Any]:
