@@ -345,6 +345,25 @@ def github_release(
 
 @task(
     help={
+        "tag": TAG_HELP,
+        "json": "print the status as one JSON object on stdout, nothing else",
+        "offline": "read this clone's state notes and records as they are, fetch nothing",
+    }
+)
+@boundary
+def status(c: Context, tag: str | None = None, json: bool = False, offline: bool = False) -> None:
+    """Show where the release of a tag stands: every step, what it published, what finishes it.
+
+    Read-only, from any clone (the state notes are fetched from the remote); no pre-flight
+    check runs.
+    """
+    from release.commands.status import show_status
+
+    show_status(tag, as_json=json, offline=offline)
+
+
+@task(
+    help={
         "apply": "move every channel to its target, backwards included (a rollback)",
         "yes": "confirm moves that are not forward without asking (needed without a terminal)",
         "offline": "read the default branch as last fetched, without fetching it",
