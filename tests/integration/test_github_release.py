@@ -310,6 +310,34 @@ def test_a_draft_left_by_an_earlier_run_is_found_by_listing_and_finished(world: 
     assert not world.github.received("POST", "api")
 
 
+def test_without_githubs_digest_each_file_is_checked_by_its_downloaded_bytes(
+    template: Path, tmp_path: Path
+) -> None:
+    repo = copy_world(template, tmp_path / "world")
+    with GitHubServer(REPOSITORY, TOKEN, digests=False) as github:
+        world = World(repo, github, [])
+        first = world.release("version/1.1.0")
+        assert first.returncode == 0, first.stderr
+        [release] = github.releases
+        assert world.attached(release) == world.built("1.1.0")
+        assert all("digest" not in a for a in release["assets"])
+
+        def downloads() -> int:  # the storage refuses a request that carries the token
+            found = [
+                r for r in github.received("GET", "uploads") if r.path.startswith("/download/")
+            ]
+            assert all(r.status == 200 for r in found)
+            return len(found)
+
+        assert downloads() == 4  # each upload checked by its bytes
+        before = world.changes()
+        again = world.release("version/1.1.0")
+        assert again.returncode == 0, again.stderr
+        assert "nothing changed" in again.stderr and world.changes() == before
+        assert downloads() == 8  # and compared again by them
+        world.assert_no_token_anywhere()
+
+
 # -- refusals -----------------------------------------------------------------------------
 
 
@@ -409,6 +437,17 @@ def test_a_rate_limit_waits_what_github_asks_but_never_more_than_the_cap(
         client.releases()
     assert waits == [POLICY.max_wait] * (POLICY.attempts - 1)
     client.close()
+
+
+def test_the_releases_are_listed_page_by_page(github: GitHubServer) -> None:
+    for number in range(130):
+        github.add_release(f"version/0.{number}.0", draft=number % 2 == 0)
+    client = client_of(github, [])
+    listed = client.releases()
+    client.close()
+    assert len(listed) == 130 and len({r["id"] for r in listed}) == 130
+    pages = [r.query.get("page", ["1"])[0] for r in github.received("GET", "api")]
+    assert pages == ["1", "2"]
 
 
 def test_the_clients_errors_name_the_token_or_the_repository(github: GitHubServer) -> None:

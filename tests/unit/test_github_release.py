@@ -320,3 +320,23 @@ def test_the_announcement_links_only_a_published_release() -> None:
     assert github_release_url(RECORD) == RECORD["html_url"]
     assert github_release_url({**RECORD, "phase": "draft"}) is None
     assert github_release_url(None) is None
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"id": "1/../../x", "tag_name": "version/4.2.0", "html_url": "https://github.com/a/b"},
+        {"id": True, "tag_name": "version/4.2.0", "html_url": "https://github.com/a/b"},
+        {"id": 5, "tag_name": None, "html_url": "https://github.com/a/b"},
+        {"id": 5, "tag_name": "version/4.2.0", "html_url": "javascript:alert(1)"},
+        {"id": 5, "tag_name": "version/4.2.0", "html_url": "https://x/\nforged"},
+    ],
+)
+def test_an_answer_that_is_not_a_release_is_refused_before_its_id_is_used(
+    answer: dict[str, Any],
+) -> None:
+    from release.steps.github_release.client import _release
+
+    with pytest.raises(ReleaseError, match="not a release as its API documents one"):
+        _release(answer)
+    assert RemoteAsset.of({"id": "7/../x", "name": "a"}).id == 0

@@ -29,6 +29,7 @@ from ``release.core.http.POLICY``.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,12 @@ MAX_PAGES = 100  # of 100 releases each
 UPLOAD_TIMEOUT = (10.0, 600.0)
 SERVER_ERRORS = frozenset({500, 502, 503, 504})
 CONTENT_TYPES = {".zip": "application/zip", ".gz": "application/gzip"}
+_WEB_PAGE = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!$&'*+,;=%-]{1,2000}")
+
+
+# The sha256 of each asset downloaded in this process: an asset's bytes never change under its
+# id (a different file is a new asset), so the step's local phase and its publish share them.
+_downloaded: dict[tuple[str, str, int], str] = {}
 
 
 class GitHubError(ReleaseError):
@@ -110,33 +117,35 @@ class GitHubClient:
 
     def releases(self) -> list[dict[str, Any]]:
         """Every release of the repository, drafts included (the token may push)."""
-        return self._pages(f"{self.base}/releases?per_page=100", "the releases")
+        found = self._pages(f"{self.base}/releases?per_page=100", "the releases")
+        return [_release(item) for item in found]
 
     def release(self, release_id: int) -> dict[str, Any] | None:
         response = self._request(
             "GET", f"{self.base}/releases/{int(release_id)}", what="a release", missing=True
         )
-        return None if response is None else self._json(response)
+        return None if response is None else _release(self._json(response))
 
     def release_by_tag(self, tag: str) -> dict[str, Any] | None:
         """The published release of ``tag`` (drafts are not found by tag)."""
         url = f"{self.base}/releases/tags/{quote(tag, safe='')}"
         response = self._request("GET", url, what=f"the release of {tag}", missing=True)
-        return None if response is None else self._json(response)
+        return None if response is None else _release(self._json(response))
 
     def latest(self) -> dict[str, Any] | None:
         url = f"{self.base}/releases/latest"
         response = self._request("GET", url, what="the latest release", missing=True)
-        return None if response is None else self._json(response)
+        return None if response is None else _release(self._json(response))
 
     def create(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         what = f"the release of {payload.get('tag_name')}"
         url = f"{self.base}/releases"
-        return self._json(self._request("POST", url, json=payload, what=what, replayable=False))
+        response = self._request("POST", url, json=payload, what=what, replayable=False)
+        return _release(self._json(response))
 
     def update(self, release_id: int, payload: Mapping[str, Any]) -> dict[str, Any]:
         url = f"{self.base}/releases/{int(release_id)}"
-        return self._json(self._request("PATCH", url, json=payload, what="the release"))
+        return _release(self._json(self._request("PATCH", url, json=payload, what="the release")))
 
     def assets(self, release_id: int) -> list[dict[str, Any]]:
         url = f"{self.base}/releases/{int(release_id)}/assets?per_page=100"
@@ -172,6 +181,12 @@ class GitHubClient:
 
     def download_sha256(self, asset_id: int) -> str:
         """The sha256 of an asset's bytes, downloaded (from its storage, without the token)."""
+        key = (self.target.api, self.target.repository, int(asset_id))
+        if key not in _downloaded:
+            _downloaded[key] = self._download_sha256(asset_id)
+        return _downloaded[key]
+
+    def _download_sha256(self, asset_id: int) -> str:
         url = f"{self.base}/releases/assets/{int(asset_id)}"
         headers = {"Accept": "application/octet-stream"}
         response = self._request("GET", url, headers=headers, what="an asset", stream=True)
@@ -347,6 +362,27 @@ class GitHubClient:
                 f"check {API_ENV}",
             )
         return data
+
+
+def _release(data: dict[str, Any]) -> dict[str, Any]:
+    """``data``, a release as the API documents it (an integer id, a tag, its marks, a web
+    page): anything else is refused before it reaches a URL path or the state."""
+    release_id, url = data.get("id"), data.get("html_url")
+    if (
+        not isinstance(release_id, int)
+        or isinstance(release_id, bool)
+        or not 0 < release_id < 2**63
+        or not isinstance(data.get("tag_name"), str)
+        or not isinstance(data.get("draft", False), bool)
+        or not isinstance(url, str)
+        or not _WEB_PAGE.fullmatch(url)
+    ):
+        raise ReleaseError(
+            "GitHub's answer is not a release as its API documents one (an id, a tag_name, a "
+            "draft mark and an html_url)",
+            f"check {API_ENV}",
+        )
+    return data
 
 
 def _body(response: requests.Response, kind: type = dict) -> Any:

@@ -120,9 +120,9 @@ class RemoteAsset:
         sha256 = None
         if isinstance(digest, str) and digest.startswith("sha256:"):
             sha256 = digest.removeprefix("sha256:").lower()
-        size = data.get("size")
+        size, asset_id = data.get("size"), data.get("id")
         return cls(
-            id=int(data.get("id") or 0),
+            id=asset_id if isinstance(asset_id, int) and not isinstance(asset_id, bool) else 0,
             name=str(data.get("name") or ""),
             size=size if isinstance(size, int) and not isinstance(size, bool) else -1,
             state=str(data.get("state") or "uploaded"),
