@@ -378,3 +378,36 @@ def test_help_documents_every_flag(demo: Repo):
     assert result.returncode == 0
     for flag in ("--tag", "--json", "--offline"):
         assert flag in result.stdout
+
+
+def test_a_step_added_to_the_catalog_shows_what_it_published(demo: Repo, tmp_path: Path):
+    """The GitHub release, through its catalog entry's ``published`` lines: status names no step."""
+    text = (demo.path / "pyproject.toml").read_text()
+    demo.write("pyproject.toml", text + '\n[tool.release.github]\nrepository = "org/demo"\n')
+    demo.commit("a GitHub release for every version")
+    demo.push()
+    demo.tag("version/4.3.0")
+    git = Git(demo.path)
+    state = ReleaseState(git, git.out("rev-parse", "HEAD"), "4.3.0", "origin", mask=console.mask)
+    url = "https://github.com/org/demo/releases/tag/version/4.3.0"
+    state.mark("github-release", "running")
+    state.record(
+        "github-release",
+        {
+            "phase": "published",
+            "repository": "org/demo",
+            "release_id": 7,
+            "html_url": url,
+            "assets": [{"name": "demo_common-4.3.0.tar.gz", "size": 10, "sha256": "ef" * 32}],
+        },
+    )
+    state.mark("github-release", "done")
+    fresh = demo.clone(tmp_path / "fresh")
+
+    data = as_json(fresh, "--tag", "version/4.3.0")
+    plain = status(fresh, "--tag", "version/4.3.0")
+
+    step = data["steps"]["github-release"]
+    assert step["status"] == "done" and step["published"]["html_url"] == url
+    assert f"github-release: done\n  GitHub release {url} (published)\n" in plain.stdout
+    assert f"  demo_common-4.3.0.tar.gz: sha256 {'ef' * 32}" in plain.stdout
