@@ -176,7 +176,12 @@ def test_a_tag_that_widens_an_images_channels_gets_the_default_branchs(tmp_path:
     )
     assert result.returncode == 0, result.stderr
     tags = json.loads(result.stdout)["image_tags"]
-    assert tags == {"demo/node": ["1.1.0"], "demo/server": ["1.1.0"], "demo/extra": ["1.1.0"]}
+    assert tags == {
+        "demo/node": ["1.1.0"],
+        "demo/server": ["1.1.0"],
+        "demo/agent": ["1.1.0"],
+        "demo/extra": ["1.1.0"],
+    }
     assert (
         "notice: image demo/extra is not in tool.release.images on origin/main: it moves the "
         "default channels (codename, minor, latest) and no extra tags"
@@ -187,6 +192,7 @@ def test_a_tag_that_widens_an_images_channels_gets_the_default_branchs(tmp_path:
     assert moves == {
         "demo/node": (("minor",), ()),
         "demo/server": (("codename", "minor", "latest"), ("{codename}-live",)),
+        "demo/agent": (("codename", "minor", "latest"), ()),
         "demo/extra": (("codename", "minor", "latest"), ()),
     }
 

@@ -242,6 +242,23 @@ def test_dry_run_builds_every_platform_and_pushes_nothing(
     assert leftovers(tmp_path) == []
 
 
+def test_a_failed_platform_build_names_the_platform_and_the_step_and_pushes_nothing(
+    tmp_path: Path, buildah: str, own_registry: Registry
+):
+    repo = demo(tmp_path, own_registry)
+    repo.write("docker/agent.Dockerfile", "ARG BASE=1.0\nFROM scratch\nCOPY missing.txt /x\n")
+    repo.commit("the agent copies a file that is not there")
+    repo.push()
+    repo.tag("version/1.1.0")
+    result = invoke(repo, "push-image", "1.1.0")
+    error = one_error(result)
+    assert "building demo/agent for linux/amd64 failed at STEP 2/" in error
+    assert "COPY missing.txt /x" in error
+    assert "the last lines of the failed build of demo/agent:" in result.stderr
+    assert tags(own_registry, "demo/agent") == {}
+    assert leftovers(tmp_path) == []  # the private storage is removed after a failure too
+
+
 # -- an existing tag of another commit -------------------------------------------------------
 
 

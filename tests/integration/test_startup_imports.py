@@ -17,7 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 # Network, engine and display libraries that check-version --offline has no use for.
 HEAVY = ("requests", "urllib3", "docker", "twine", "keyring", "rich.live", "rich.progress")
 # The light modules of the steps: their pre-flight checks and what those read offline.
-LIGHT_STEP_MODULES = ("checks", "credentials", "profile", "webhook")
+LIGHT_STEP_MODULES = ("checks", "credentials", "platforms", "profile", "webhook")
 # What runs steps, which check-version has no use for either.
 PIPELINE_MACHINERY = (
     "release.run.worktree",

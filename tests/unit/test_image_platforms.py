@@ -110,6 +110,7 @@ def test_a_run_for_another_processor_needs_qemu():
         ("# RUN in a comment\nFROM scratch\nLABEL a=RUN\n", False),
         ("FROM scratch\nLABEL a=1 \\\n  b=2\nCOPY x /x\n", False),
         ("FROM debian\nCOPY x \\\n  /x\n  # comment\nRUN true\n", True),
+        ("FROM scratch\nCOPY a \\\n\n  RUN /b\n", False),  # a blank line inside: still COPY
         # a build stage on this machine's own platform, the target copying from it
         (
             "FROM --platform=$BUILDPLATFORM golang AS build\nRUN go build\n"

@@ -31,6 +31,7 @@ credentials is not.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import re
@@ -126,7 +127,7 @@ class Buildah:
         self.folder = Path(tempfile.mkdtemp(prefix="release-buildah-"))
         (self.folder / "tmp").mkdir()
         self.env = scrubbed_env(env, self.folder / "tmp")
-        self._files = 0
+        self._files = itertools.count(1)  # next() is atomic: builds run in threads
 
     def __repr__(self) -> str:
         return f"Buildah({self.folder})"
@@ -171,8 +172,7 @@ class Buildah:
         return lines
 
     def _file(self, name: str) -> Path:
-        self._files += 1
-        return self.folder / f"{name}-{self._files}"
+        return self.folder / f"{name}-{next(self._files)}"
 
     # -- builds ------------------------------------------------------------------
 

@@ -140,10 +140,8 @@ def _instructions(dockerfile: str) -> list[str]:
             if line == heredoc[-1]:
                 heredoc.pop()
             continue
-        if not current and (not line or line.startswith("#")):
-            continue
-        if current and line.startswith("#"):
-            continue
+        if not line or line.startswith("#"):
+            continue  # inside a continuation too, as Docker reads them
         if line.endswith("\\"):
             current += line[:-1] + " "
             continue

@@ -385,7 +385,11 @@ class PushImage:
                 rows[-1][1] += what if rows[-1][1] == "would push" else ""
         console.table("push-image --dry-run", ["tag", "what happens"], rows)
         count = sum(1 for row in rows if row[1].startswith("would push"))
-        details = [f"{row[1]}: {row[0]}" for row in rows if row[1].startswith("would push")]
+        details = [
+            f"would push {row[0]}{row[1].removeprefix('would push')}"
+            for row in rows
+            if row[1].startswith("would push")
+        ]
         for index in indexes.values():
             details += [f"built {index.target.name} for {p}: {i}" for p, i in index.images]
         if not ctx.options.offline:
