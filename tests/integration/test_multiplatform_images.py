@@ -438,3 +438,10 @@ def test_the_state_records_each_platforms_digest(
     }
     assert image["platforms"] == expected
     assert image["digest"] == tags(own_registry, "demo/agent")["1.1.0"]
+    # `invoke status` shows them too: in --json the record's fields, in its text the lines.
+    status = ok(invoke(repo, "status", "1.1.0", "--json"))
+    published = json.loads(status.stdout)["steps"]["push-image"]["published"]
+    assert published["images"]["demo/agent"]["platforms"] == expected
+    text = ok(invoke(repo, "status", "1.1.0")).stdout
+    for platform, digest in expected.items():
+        assert f"{platform}: {digest}" in text
