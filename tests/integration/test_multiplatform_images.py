@@ -137,8 +137,10 @@ def tags(registry: Registry, name: str, auth: tuple[str, str] | None = None) -> 
     return found
 
 
-def index(registry: Registry, name: str, ref: str) -> tuple[str, dict[str, Any]]:
-    answer = get(registry, f"/v2/{name}/manifests/{ref}")
+def index(
+    registry: Registry, name: str, ref: str, auth: tuple[str, str] | None = None
+) -> tuple[str, dict[str, Any]]:
+    answer = get(registry, f"/v2/{name}/manifests/{ref}", auth)
     assert answer.status_code == 200, answer.text
     return answer.headers["Content-Type"], answer.json()
 
@@ -398,24 +400,61 @@ def test_the_registry_credentials_reach_buildah_only_in_a_private_auth_file_remo
         shim = shim_folder / "buildah"
         shim.write_text(SHIM.format(log=log, buildah=buildah), encoding="utf-8")
         shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
-        path = f"{shim_folder}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+        env = {
+            "PATH": f"{shim_folder}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+            "RELEASE_INTERNAL_MARKER": "marker-x1",
+        }
+
+        def commands(recorded: str) -> list[tuple[str, list[str]]]:
+            """Each buildah command: its arguments, and its auth file (name, modes) if any."""
+            found: list[tuple[str, list[str]]] = []
+            for line in recorded.splitlines():
+                if line.startswith("argv:"):
+                    found.append((line, []))
+                elif line.startswith("authfile:"):
+                    found[-1] = (found[-1][0], line.split()[1:])
+            return found
+
+        def with_credentials(recorded: str) -> list[str]:
+            return [" ".join(a.split()[7:10]) for a, auth in commands(recorded) if auth]
+
+        # FROM scratch: the builds pull nothing, only the push gets the credentials.
         repo.tag("version/1.1.0")
-        result = ok(
-            invoke(repo, "push-image", "1.1.0", PATH=path, RELEASE_INTERNAL_MARKER="marker-x1")
-        )
+        outputs = [ok(invoke(repo, "push-image", "1.1.0", **env))]
         held = tags(locked, "demo/agent", (USERNAME, PASSWORD))
         assert {"1.1.0", "latest"} <= set(held)
+        first = log.read_text(encoding="utf-8")
+        assert with_credentials(first) == ["manifest push --all"], first
+        # FROM the registry itself (plain HTTP on this machine, behind Basic auth): both
+        # builds pull the base image with the credentials, through the same kind of file.
+        repo.write(
+            "docker/agent.Dockerfile",
+            f"ARG BASE=1.0\nFROM {locked.host}/demo/agent:1.1.0\nCOPY app/node.txt /n.txt\n",
+        )
+        repo.commit("the agent builds on the released one")
+        repo.push()
+        repo.tag("version/1.2.0")
+        outputs.append(ok(invoke(repo, "push-image", "1.2.0", **env)))
+        media_type, body = index(locked, "demo/agent", "1.2.0", (USERNAME, PASSWORD))
+        assert media_type == OCI_INDEX and len(body["manifests"]) == 2
         recorded = log.read_text(encoding="utf-8")
+        assert with_credentials(recorded) == [
+            "manifest push --all",
+            "build --platform linux/amd64",
+            "build --platform linux/arm64",
+            "manifest push --all",
+        ], recorded
         assert PASSWORD not in recorded  # not in any command line, not in its environment
         assert "RELEASE_REGISTRY_PASSWORD" not in recorded
         assert "marker-x1" not in recorded  # the release's environment is not buildah's
-        authfiles = [line.split() for line in recorded.splitlines() if line.startswith("authfile:")]
-        assert len(authfiles) == 3, recorded  # both builds (a base image) and the push
-        for _, name, mode, folder_mode in authfiles:
-            assert (mode, folder_mode) == ("600", "700")
-            assert not Path(name).exists()  # removed after the command
+        for _, auth in commands(recorded):
+            if auth:
+                name, mode, folder_mode = auth
+                assert (mode, folder_mode) == ("600", "700")
+                assert not Path(name).exists()  # removed after the command
         assert leftovers(tmp_path) == []
-        assert PASSWORD not in result.stdout + result.stderr
+        for result in outputs:
+            assert PASSWORD not in result.stdout + result.stderr
         for left in tmp(tmp_path).rglob("*"):
             if left.is_file():
                 assert PASSWORD.encode() not in left.read_bytes()

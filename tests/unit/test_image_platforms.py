@@ -16,13 +16,22 @@ from release.core.errors import ConfigError
 from release.core.version import parse_tag
 from release.run.plan import Observed, make_plan
 from release.run.records import problem
-from release.steps.images.buildah import BuildahError, auth_file, scrubbed_env
+from release.steps.images.buildah import (
+    _HOST,
+    BuildahError,
+    _prefix,
+    auth_file,
+    loopback_registries,
+    remove_stale,
+    scrubbed_env,
+)
 from release.steps.images.checks import planned, published
 from release.steps.images.oci import OCI_INDEX, OCI_MANIFEST, Manifest, manifest_digest_of
 from release.steps.images.platforms import (
     builder_problems,
     foreign,
     machine_platform,
+    pulls_from,
     qemu_registered,
     runs_for_target,
     uses_buildah,
@@ -125,6 +134,60 @@ def test_a_run_for_another_processor_needs_qemu():
 )
 def test_a_run_for_the_target_platform_is_found(dockerfile: str, runs: bool):
     assert runs_for_target(dockerfile) is runs
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "pulls"),
+    [
+        ("FROM scratch\nCOPY a /a\n", False),
+        ("FROM docker.io/library/debian:12\nRUN true\n", False),
+        ("FROM registry.example/acme/base:1 AS build\nFROM scratch\n", True),
+        ("FROM --platform=$BUILDPLATFORM Registry.Example/acme/base\n", True),
+        ("ARG BASE=registry.example/acme/base\nFROM ${BASE}\n", True),  # cannot tell: yes
+        ("FROM registry.example.evil/acme/base\n", False),
+    ],
+)
+def test_the_build_gets_the_credentials_only_when_it_may_pull_from_the_registry(
+    dockerfile: str, pulls: bool
+):
+    assert pulls_from(dockerfile, "registry.example") is pulls
+
+
+def test_a_killed_runs_private_folders_are_removed_by_the_next_and_no_others(tmp_path: Path):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    stale = tmp_path / f"release-auth.{gone}.{_HOST}.a"
+    stale_storage = tmp_path / f"release-buildah.{gone}.{_HOST}.x"
+    mine = tmp_path / (_prefix("buildah") + "y")  # this process: alive
+    elsewhere = tmp_path / f"release-auth.{gone}.00000000.z"  # another machine's name
+    unrelated = tmp_path / f"release-tree-{gone}-w"
+    for folder in (stale, stale_storage, mine, elsewhere, unrelated):
+        folder.mkdir()
+        (folder / "auth.json").write_text("{}")
+    removed = remove_stale(None, {}, tmp_path)
+    assert sorted(removed) == sorted([stale, stale_storage])
+    assert not stale.exists() and not stale_storage.exists()
+    assert mine.exists() and elsewhere.exists() and unrelated.exists()
+
+
+def test_a_registry_on_this_machine_is_marked_insecure_for_buildah_alone(tmp_path: Path):
+    system = tmp_path / "registries.conf"
+    system.write_text('unqualified-search-registries = ["docker.io"]\n')
+    text = loopback_registries("127.0.0.1:5000", {"CONTAINERS_REGISTRIES_CONF": str(system)})
+    assert text == (
+        'unqualified-search-registries = ["docker.io"]\n\n'
+        '[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n'
+    )
+    import tomllib
+
+    assert tomllib.loads(text)["registry"] == [{"location": "127.0.0.1:5000", "insecure": True}]
+    named = tmp_path / "named.conf"
+    named.write_text('[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n')
+    conf = {"CONTAINERS_REGISTRIES_CONF": str(named)}
+    assert loopback_registries("127.0.0.1:5000", conf) == named.read_text()
 
 
 def handlers(root: Path, **states: str) -> Path:

@@ -17,10 +17,12 @@ is built here, on this machine, by the ``buildah`` program:
   image without naming a tag (no tag means ``latest``), so every platform would leave a
   tag behind in the registry;
 - the registry credentials reach buildah only in an auth file (``--authfile``) written for
-  each command that pulls or pushes in a private temporary folder (0700, the file 0600)
-  and removed after it: never on its command line (``--creds`` would show them to every
-  process on the machine), and buildah takes a push's password from nothing else
-  (``--password-stdin`` is ``buildah login``'s, which writes such a file itself);
+  each command that pushes, or may pull a base image from the registry, in a private
+  temporary folder (0700, the file 0600) and removed after it (a run killed meanwhile
+  leaves it to the next run, which removes it: ``remove_stale``); never on its command
+  line (``--creds`` would show them to every process on the machine), and buildah takes a
+  push's password from nothing else (``--password-stdin`` is ``buildah login``'s, which
+  writes such a file itself);
 - buildah and the ``RUN`` steps it runs see a scrubbed environment: no secret of the
   release, no proxy variables passed into ``RUN`` (``--http-proxy=false``).
 
@@ -31,11 +33,13 @@ credentials is not.
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -50,7 +54,7 @@ from release.core import console
 from release.core.errors import ReleaseError
 from release.core.http import POLICY, retry_wait
 from release.steps.images.engine import FAILURE_LINES, ImageBuildError
-from release.steps.images.platforms import BUILDAH_FIX, buildah_program
+from release.steps.images.platforms import BUILDAH_FIX, buildah_program, pulls_from
 
 if TYPE_CHECKING:
     from release.core.config import Registry
@@ -99,7 +103,7 @@ def auth_file(host: str, credentials: RegistryCredentials) -> Iterator[Path | No
     if username is None or password is None:
         yield None
         return
-    folder = Path(tempfile.mkdtemp(prefix="release-auth-"))  # 0700
+    folder = Path(tempfile.mkdtemp(prefix=_prefix("auth")))  # 0700
     try:
         path = folder / "auth.json"
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
@@ -124,9 +128,14 @@ class Buildah:
         self.program = program
         self.registry = registry
         self._credentials = credentials
-        self.folder = Path(tempfile.mkdtemp(prefix="release-buildah-"))
+        remove_stale(program, scrubbed_env(env, Path(tempfile.gettempdir())))
+        self.folder = Path(tempfile.mkdtemp(prefix=_prefix("buildah")))
         (self.folder / "tmp").mkdir()
         self.env = scrubbed_env(env, self.folder / "tmp")
+        if registry.insecure:  # plain HTTP to this machine, as Docker does: pulls and pushes
+            conf = self.folder / "registries.conf"
+            conf.write_text(loopback_registries(registry.host, env), encoding="utf-8")
+            self.env["CONTAINERS_REGISTRIES_CONF"] = str(conf)
         self._files = itertools.count(1)  # next() is atomic: builds run in threads
 
     def __repr__(self) -> str:
@@ -180,6 +189,11 @@ class Buildah:
         """Build ``target`` for each of its platforms, then join them in a manifest list."""
         image = target.image
         images = []
+        # The credentials go only to a build that may pull a base image from the registry.
+        dockerfile = (tree / image.dockerfile).read_text(encoding="utf-8", errors="replace")
+        credentials = self._credentials
+        if not pulls_from(dockerfile, self.registry.host):
+            credentials = (None, None)
         for platform in image.platforms:
             iidfile = self._file("iid")
             args = ["build", "--platform", platform, "--timestamp", str(target.timestamp)]
@@ -198,8 +212,7 @@ class Buildah:
                 show.build_line(target, f"{platform} | {text}", None)
 
             try:
-                # A base image from the registry is pulled with the release's credentials.
-                with auth_file(self.registry.host, self._credentials) as authfile:
+                with auth_file(self.registry.host, credentials) as authfile:
                     more = ["--authfile", str(authfile)] if authfile is not None else []
                     self.run([*args, *more, str(tree / image.context)], shown)
             except BuildahError as error:
@@ -252,15 +265,88 @@ class Buildah:
                 time.sleep(delay)
 
     def close(self) -> None:
-        """Remove the private storage (a rootless buildah's files need its user namespace)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
-        if self.folder.exists() and os.geteuid() != 0:
-            subprocess.run(
-                [self.program, "unshare", "rm", "-rf", str(self.folder)],
-                capture_output=True,
-                env=self.env,
-                check=False,
-            )
+        """Remove the private storage."""
+        _remove(self.folder, self.program, self.env)
+
+
+def loopback_registries(host: str, env: Mapping[str, str]) -> str:
+    """The registries configuration buildah would read, with ``host`` (a registry on this
+    machine, over plain HTTP) marked insecure: a base image there is pulled as Docker
+    pulls it. Only this host: ``--tls-verify=false`` on a build would cover every registry
+    it pulls from."""
+    home = env.get("HOME")
+    candidates = [env.get("CONTAINERS_REGISTRIES_CONF")]
+    if os.geteuid() != 0 and home:
+        candidates.append(f"{home}/.config/containers/registries.conf")
+    candidates.append("/etc/containers/registries.conf")
+    text = ""
+    for candidate in filter(None, candidates):
+        try:
+            text = Path(candidate).read_text(encoding="utf-8")
+            break
+        except (OSError, UnicodeDecodeError):
+            continue
+    if f'"{host}"' in text:
+        return text  # the machine's configuration names it already
+    return f'{text.rstrip()}\n\n[[registry]]\nlocation = "{host}"\ninsecure = true\n'.lstrip()
+
+
+def _prefix(kind: str) -> str:
+    """``release-buildah.<pid>.<host>.``: whose folder it is, for ``remove_stale``."""
+    return f"release-{kind}.{os.getpid()}.{_HOST}."
+
+
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_STALE = re.compile(rf"release-(?:buildah|auth)\.(?P<pid>[0-9]+)\.{_HOST}\.")
+
+
+def remove_stale(
+    program: str | None, env: Mapping[str, str], folder: Path | None = None
+) -> list[Path]:
+    """Remove the private folders (storage, auth file) that a killed run left in the
+    temporary folder: this machine's and this user's, named by a process that is gone."""
+    removed = []
+    root = Path(folder or tempfile.gettempdir())
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return []
+    for path in entries:
+        match = _STALE.match(path.name)
+        if match is None or _alive(int(match["pid"])):
+            continue
+        try:
+            if path.is_symlink() or path.stat().st_uid != os.geteuid():
+                continue
+        except OSError:
+            continue
+        _remove(path, program, env)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove(folder: Path, program: str | None, env: Mapping[str, str]) -> None:
+    """Remove ``folder`` (a rootless buildah's files need its user namespace)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    if folder.exists() and os.geteuid() != 0 and program is not None:
+        subprocess.run(
+            [program, "unshare", "rm", "-rf", str(folder)],
+            capture_output=True,
+            env=dict(env),
+            check=False,
+        )
 
 
 def _push_line(name: str) -> Callable[[str], None]:

@@ -129,6 +129,18 @@ def runs_for_target(dockerfile: str) -> bool:
     return False
 
 
+def pulls_from(dockerfile: str, host: str) -> bool:
+    """Whether a ``FROM`` may name an image of registry ``host`` (one with a variable may)."""
+    for instruction in _instructions(dockerfile):
+        keyword, _, rest = instruction.partition(" ")
+        if keyword.upper() != "FROM":
+            continue
+        words = [w for w in rest.split() if not w.startswith("--")]
+        if words and ("$" in words[0] or words[0].lower().startswith(f"{host.lower()}/")):
+            return True
+    return False
+
+
 def _instructions(dockerfile: str) -> list[str]:
     """The instructions, continuation lines joined, comments and heredoc bodies left out."""
     found: list[str] = []
