@@ -18,6 +18,7 @@ BUMPED = {
     "demo-node/pyproject.toml",
     "demo-node/src/demo_node/_version.py",
     "demo-node/src/demo_node/__build__",
+    "docker/agent.Dockerfile",
     "docker/node.Dockerfile",
     "docker/server.Dockerfile",
     "ui/package.json",
@@ -109,7 +110,7 @@ def test_without_commit_writes_the_working_tree_then_commit_pushes_those_files(d
     dry = demo_repo.invoke("bump", "--tag", "version/4.2.0", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert '+  "version": "4.2.0",' in dry.stdout
-    assert "would write 4.2.0 into 8 file(s)" in dry.stderr
+    assert "would write 4.2.0 into 9 file(s)" in dry.stderr
     assert demo_repo.git("status", "--porcelain") == ""
 
     result = demo_repo.invoke("bump", "--tag", "version/4.2.0")
