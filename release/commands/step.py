@@ -12,7 +12,7 @@ from release.core import console
 from release.core.errors import PreflightError
 from release.pipeline.preflight import check
 from release.run.context import Options
-from release.run.step import StepResult, load_checks, load_step, local_only, recorded
+from release.run.step import StepResult, load_checks, load_step, recorded
 
 
 def run_step(
@@ -39,7 +39,7 @@ def run_step(
     problems = checks(ctx) if checks is not None else []
     if problems:
         raise PreflightError([f"{name}: {p}" for p in problems])
-    if local_only(step, ctx):
+    if step.local_only(ctx):
         result = step.run(ctx)
     else:  # its record says running, then done or failed (docs/design.md "Re-runs and state")
         result = recorded(ctx, name, lambda: step.run(ctx))

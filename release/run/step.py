@@ -60,6 +60,11 @@ class Step(Protocol[P]):
 
     def run(self, ctx: ReleaseContext) -> StepResult: ...
 
+    def local_only(self, ctx: ReleaseContext) -> bool:
+        """Whether this run as its own task changes nothing outside the clone, so it records
+        no lifecycle (``bump`` without ``--commit`` only writes the working tree)."""
+        ...
+
 
 def run_staged(step: Step[P], ctx: ReleaseContext) -> StepResult:
     """The step as its own task: prepare, then describe (dry run) or publish, then clean up."""
@@ -105,14 +110,6 @@ def failure_text(error: BaseException) -> str:
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
     return f"{type(error).__name__}: {error} (a bug in release-tasks)"
-
-
-def local_only(step: Step[Any], ctx: ReleaseContext) -> bool:
-    """Whether this run of ``step`` as its own task changes nothing outside the clone, so
-    it records no lifecycle (``bump`` without ``--commit`` writes the working tree). A step
-    says so with an optional ``local_only(ctx)``."""
-    says = getattr(step, "local_only", None)
-    return bool(says(ctx)) if callable(says) else False
 
 
 def load_step(name: str) -> Step[Any]:

@@ -14,7 +14,7 @@ from release.run import catalog
 from release.run.step import load_checks, load_step
 
 TASKS = Path(__file__).resolve().parents[2] / "tasks.py"
-PROTOCOL = ("prepare", "describe", "publish", "cleanup", "run")
+PROTOCOL = ("prepare", "describe", "publish", "cleanup", "run", "local_only")
 
 
 def task_names() -> set[str]:

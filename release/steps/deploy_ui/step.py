@@ -100,6 +100,10 @@ class DeployUI:
         """Remove the scratch folder of the build."""
         prepared.cleanup()
 
+    def local_only(self, ctx: ReleaseContext) -> bool:
+        """Run as its own task, this step always records its lifecycle."""
+        return False
+
     def prepare(self, ctx: ReleaseContext) -> Prepared:
         """Everything before the deployment: the credentials, the target and the built zip."""
         done = self._finished(ctx)

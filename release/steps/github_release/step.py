@@ -124,6 +124,10 @@ class GitHubRelease:
 
     name = STEP
 
+    def local_only(self, ctx: ReleaseContext) -> bool:
+        """Run as its own task, this step always records its lifecycle."""
+        return False
+
     def prepare(self, ctx: ReleaseContext) -> Prepared:
         """Where it goes, and the files; a file that differs from the one already attached
         is refused now, before the release's first side effect (when the files are there)."""

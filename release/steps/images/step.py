@@ -334,6 +334,10 @@ class PushImage:
         if prepared.builder is not None:
             prepared.builder.close()
 
+    def local_only(self, ctx: ReleaseContext) -> bool:
+        """Run as its own task, this step always records its lifecycle."""
+        return False
+
     def prepare(self, ctx: ReleaseContext) -> PreparedImages:
         """The local work (the scheduler runs it before any side effect of the release):
         what the registry holds already, and the builds of the images it lacks."""

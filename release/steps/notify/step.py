@@ -88,6 +88,10 @@ class NotifyStep:
         """Nothing is held after ``publish`` or ``describe``; see ``release.run.step``."""
         pass  # nothing held between prepare and publish
 
+    def local_only(self, ctx: ReleaseContext) -> bool:
+        """Run as its own task, this step always records its lifecycle."""
+        return False
+
     def prepare(self, ctx: ReleaseContext) -> Decision | None:
         """The local part: what this run will do, refusing now rather than after the rest of
         the release was published (a lost answer, a webhook that cannot edit the message),

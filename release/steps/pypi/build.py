@@ -90,6 +90,10 @@ class Build:
     def cleanup(self, prepared: BuildOutcome) -> None:
         """Nothing is held: the verified build stays in its folder for the next run."""
 
+    def local_only(self, ctx: ReleaseContext) -> bool:
+        """Run as its own task, this step always records its lifecycle."""
+        return False
+
     def prepare(self, ctx: ReleaseContext) -> BuildOutcome:
         """Local work: build and verify (or find the verified build of this commit)."""
         outcome = ensure_built(ctx)

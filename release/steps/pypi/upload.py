@@ -88,6 +88,10 @@ class Upload:
     def cleanup(self, prepared: UploadPlan) -> None:
         """Nothing is held: the verified build stays in its folder for the next run."""
 
+    def local_only(self, ctx: ReleaseContext) -> bool:
+        """Run as its own task, this step always records its lifecycle."""
+        return False
+
     def prepare(self, ctx: ReleaseContext) -> UploadPlan:
         """Local work and observation: the verified build, compared with the index.
 

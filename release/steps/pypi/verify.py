@@ -6,7 +6,7 @@ For the release as a whole:
 - the version in every file's metadata equals the tag's PEP 440 version;
 - a smoke install of all the wheels together into a fresh virtual environment, the
   release's own distributions from the local files (third-party dependencies may come
-  from the default index), then an import of every top-level module of every wheel (names
+  from the default index, or from ``RELEASE_SMOKE_INDEX_URL`` when it is set), then an import of every top-level module of every wheel (names
   read from its RECORD) and a comparison of its ``__version__``, when it has one, with
   the tag;
 - what the wheels install together (``release.steps.pypi.clash``): a top-level package with
@@ -218,7 +218,9 @@ def smoke_install(
 
     The wheels are named as files on the command line, so each of the release's own
     distributions comes from its local file; the other dependencies come from the default
-    index (``--offline``: from the folder of the wheels only).
+    index, or from the simple index ``RELEASE_SMOKE_INDEX_URL`` names when it is set (a
+    local index seeded once, so the install does not depend on the network's speed;
+    ``--offline``: from the folder of the wheels only).
     """
     from packaging.version import InvalidVersion, Version
 
@@ -259,10 +261,25 @@ def smoke_install(
     return SmokeResult(imports, tuple(problems))
 
 
+# The simple index the smoke install takes third-party dependencies from, when set.
+SMOKE_INDEX_ENV = "RELEASE_SMOKE_INDEX_URL"
+
+
+def _index_environment(*, offline: bool) -> dict[str, str]:
+    """The installers' own variables for ``RELEASE_SMOKE_INDEX_URL``: passed in the
+    environment, not on the command line, so a URL with credentials never shows in the
+    process list."""
+    index = os.environ.get(SMOKE_INDEX_ENV, "").strip()
+    if not index or offline:
+        return {}
+    return {"UV_INDEX_URL": index, "PIP_INDEX_URL": index}
+
+
 def _install(scratch: Path, wheels: Sequence[Path], *, offline: bool) -> str:
     venv = scratch / "venv"
     python = str(venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
     links = sorted({str(w.parent) for w in wheels})
+    env = clean_environment(_index_environment(offline=offline))
     uv = uv_binary()
     if uv:
         commands = [
@@ -287,9 +304,7 @@ def _install(scratch: Path, wheels: Sequence[Path], *, offline: bool) -> str:
             + (["--no-index"] if offline else []),
         ]
     for command in commands:
-        result = subprocess.run(
-            command, cwd=scratch, env=clean_environment(), capture_output=True, text=True
-        )
+        result = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             raise BuildFailure(
                 "the smoke install of the wheels into a fresh virtual environment failed: "
