@@ -6,9 +6,9 @@ For the release as a whole:
 - the version in every file's metadata equals the tag's PEP 440 version;
 - a smoke install of all the wheels together into a fresh virtual environment, the
   release's own distributions from the local files (third-party dependencies may come
-  from the default index, or from ``RELEASE_SMOKE_INDEX_URL`` when it is set), then an import of every top-level module of every wheel (names
-  read from its RECORD) and a comparison of its ``__version__``, when it has one, with
-  the tag;
+  from the default index, or from ``RELEASE_SMOKE_INDEX_URL`` when it is set), then an
+  import of every top-level module of every wheel (names read from its RECORD) and a
+  comparison of its ``__version__``, when it has one, with the tag;
 - what the wheels install together (``release.steps.pypi.clash``): a top-level package with
   a generic name, or one file installed by two of the wheels, is a warning (an error under
   ``strict-wheels``).
@@ -272,7 +272,7 @@ def _index_environment(*, offline: bool) -> dict[str, str]:
     index = os.environ.get(SMOKE_INDEX_ENV, "").strip()
     if not index or offline:
         return {}
-    return {"UV_INDEX_URL": index, "PIP_INDEX_URL": index}
+    return {"UV_DEFAULT_INDEX": index, "UV_INDEX_URL": index, "PIP_INDEX_URL": index}
 
 
 def _install(scratch: Path, wheels: Sequence[Path], *, offline: bool) -> str:
