@@ -291,7 +291,10 @@ def _item(item: Mapping[str, Any]) -> str:
 def _when(stamp: Any) -> str:
     if not isinstance(stamp, (int, float)) or isinstance(stamp, bool):
         return "at an unknown time"
-    moment = datetime.fromtimestamp(float(stamp), tz=UTC)
+    try:
+        moment = datetime.fromtimestamp(float(stamp), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return "at an unknown time"
     return "at " + moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 

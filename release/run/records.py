@@ -201,8 +201,17 @@ lifecycle) says through the step's own ``status``; any other such record was wri
 its step finished."""
 
 
+MAX_TIME = 2**33
+"""Times are seconds since 1970 in [0, 2**33) (until the year 2242): any other number cannot
+be a moment a release-tasks run wrote, and would not convert to a date."""
+
+
+def _time(value: Any) -> bool:
+    return _finite_number(value) and 0 <= value < MAX_TIME
+
+
 def _stamp(value: Any) -> str | None:
-    return None if _finite_number(value) else f"{shown(value)} is not a time"
+    return None if _time(value) else f"{shown(value)} is not a time"
 
 
 def _text(value: Any) -> str | None:
@@ -310,7 +319,7 @@ def problem(step: str, version: str, record: Any) -> str | None:
         if key in record and record[key] != expected:
             return f"{key}: {shown(record[key])} is not {expected!r}"
     stamp = record.get("recorded_at")
-    if stamp is not None and not _finite_number(stamp):
+    if stamp is not None and not _time(stamp):
         return f"recorded_at: {shown(stamp)} is not a time"
     lifecycle = fields(LIFECYCLE)(record)
     if lifecycle is not None:

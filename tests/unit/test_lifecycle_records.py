@@ -70,3 +70,20 @@ def test_a_lifecycle_that_release_tasks_did_not_write_is_refused(field: str, val
 )
 def test_lifecycle_of(step: str, record: dict[str, Any], expected: str):
     assert lifecycle_of(step, record) == expected
+
+
+@pytest.mark.parametrize("value", [1e20, 253402300800, -1, 2**33, True, float("nan")])
+@pytest.mark.parametrize("field", ["step_started_at", "recorded_at"])
+def test_a_time_no_run_could_have_written_is_refused(field: str, value: Any):
+    # 1e20 overflowed and 253402300800 (year 10000) raised in ``invoke status``'s dates
+    record = {**stamped("upload", {"files": [], "step_status": "done"}), field: value}
+    found = problem("upload", "1.1.0", record)
+    assert found is not None and f"{field}: " in found and "is not a time" in found
+
+
+@pytest.mark.parametrize("value", [1e20, 253402300800, -1e12])
+def test_status_shows_a_time_that_is_no_date_as_unknown(value: float):
+    from release.commands.status import _when
+
+    assert _when(value) == "at an unknown time"
+    assert _when(1714564800) == "at 2024-05-01T12:00:00Z"
