@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from release.steps.pypi.oidc import origin, token_refused, unavailable
+from release.steps.pypi.oidc import LIFETIME, expiry, origin, token_refused, unavailable
 
 PYPI = "https://upload.pypi.org/legacy/"
 ACTIONS = {
@@ -98,3 +98,16 @@ def test_outside_github_actions_another_index_has_no_trusted_publishing() -> Non
     why = unavailable("https://index.example/legacy/", {})
     assert why is not None
     assert "only from GitHub Actions" in why
+
+
+@pytest.mark.parametrize(
+    "expires", [1e20, float("nan"), float("inf"), True, 1_000_000.0 - 1, 1_000_000.0 + 86401, "1"]
+)
+def test_an_expiry_that_is_no_time_within_a_day_gets_the_default_lifetime(expires: object) -> None:
+    # 1e20 raised OverflowError mid-upload, NaN never renewed, true counted as 1.0
+    assert expiry(expires, 1_000_000.0) == 1_000_000.0 + LIFETIME
+
+
+@pytest.mark.parametrize("expires", [1_000_000, 1_000_900.5, 1_000_000.0 + 86400])
+def test_an_expiry_within_a_day_is_the_indexs(expires: float) -> None:
+    assert expiry(expires, 1_000_000.0) == float(expires)

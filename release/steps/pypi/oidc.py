@@ -70,6 +70,7 @@ TOKEN_USERNAME = "__token__"
 AUDIENCE_PATH = "/_/oidc/audience"
 MINT_PATH = "/_/oidc/mint-token"
 LIFETIME = 900.0  # PyPI's minted tokens, when the answer gives no "expires"
+LONGEST = 86400.0  # an "expires" further away than this is not believed
 RENEW_MARGIN = 300.0  # renew at most this long before "expires" (less for shorter tokens)
 PYPI_AUDIENCES = {"upload.pypi.org": "pypi", "test.pypi.org": "testpypi"}
 PERMISSION_HINT = "in GitHub Actions the job needs `permissions: id-token: write`"
@@ -311,7 +312,7 @@ class TrustedPublisher:
         expires = body.get("expires")
         self._token = token
         self._minted_at = now
-        self._expires = float(expires) if isinstance(expires, (int, float)) else now + LIFETIME
+        self._expires = expiry(expires, now)
         self.mints += 1
         until = datetime.fromtimestamp(self._expires, UTC).strftime("%H:%M:%S UTC")
         console.info(
@@ -439,3 +440,16 @@ def _said(response: requests.Response) -> str:
     from release.steps.pypi.index import answer_text
 
     return answer_text(response)
+
+
+def expiry(expires: Any, now: float) -> float:
+    """When a token minted at ``now`` expires: the index's ``expires`` when it is a time
+    between now and a day from now, else ``now + LIFETIME`` (a number of 1e20 would not
+    convert to a date, NaN would never renew, ``true`` is no time)."""
+    if (
+        isinstance(expires, (int, float))
+        and not isinstance(expires, bool)
+        and now <= expires <= now + LONGEST
+    ):
+        return float(expires)
+    return now + LIFETIME
