@@ -107,6 +107,9 @@ def resolve(tag_arg: str | None, options: Options, start: Path | None = None) ->
     # The rules come from the tip of the default branch (docs/protection.md "Where the rules
     # are read"), never from the tagged commit; the branch refs are listed before that
     # branch is fetched, to tell whether the clone can say where the tag belongs.
+    working, untrusted = rules.trusted_working(git, working, info.commit)
+    if untrusted is not None:
+        notices.append(untrusted)
     remote = rules.rules_remote(env, working)
     refs = _branch_refs(git, remote)
     policy = rules.read_policy(

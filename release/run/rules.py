@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.core.config import CHANNEL_KINDS, Config, parse_config
+from release.core.config import CHANNEL_KINDS, Config, GitHub, parse_config
 from release.core.errors import ReleaseError
 from release.core.git import Git, GitError
 
@@ -71,8 +71,39 @@ def in_github_actions(env: Mapping[str, str]) -> bool:
 
 def rules_remote(env: Mapping[str, str], working: Config) -> str:
     """The remote the rules are read from: ``origin`` in GitHub Actions, else the working
-    tree's ``remote`` (never the tagged commit's)."""
+    tree's ``remote`` (never the tagged commit's: see ``trusted_working``)."""
     return "origin" if in_github_actions(env) else working.remote
+
+
+def git_default_remote(git: Git) -> str:
+    """The remote git itself would use: ``checkout.defaultRemote``, else ``origin``."""
+    return git.config("checkout.defaultRemote") or "origin"
+
+
+def trusted_working(git: Git, working: Config, commit: str) -> tuple[Config, str | None]:
+    """The working tree's configuration as far as it may name where the rules are read.
+
+    A detached checkout of the tagged commit (``git checkout version/X``) is the tagged
+    commit's configuration: its ``remote`` and ``default-branch`` could point the rules at a
+    fork's branch or a local one. There, git's own default remote and the default
+    ``default-branch`` stand in, and a notice says so. A branch checked out (the default
+    branch, as a maintainer works) names them as configured: the maintainer chose it.
+    """
+    if git.current_branch() is not None or git.head() != commit:
+        return working, None
+    defaults = Config()
+    remote = git_default_remote(git)
+    if (working.remote, working.default_branch) == (remote, defaults.default_branch):
+        return working, None
+    notice = (
+        f"this checkout is the tagged commit, whose remote ({working.remote}) and "
+        f"default-branch ({working.default_branch}) are not trusted to say where the release "
+        f"rules are: they are read from {remote} (git's default remote) instead; release from "
+        "a checkout of the default branch to use its settings"
+    )
+    return dataclasses.replace(
+        working, remote=remote, default_branch=defaults.default_branch
+    ), notice
 
 
 # -- the effective configuration (pure) --------------------------------------------------
@@ -123,10 +154,24 @@ def effective_config(
         post_allowed_paths=base.post_allowed_paths,
         codenames=base.codenames,
         images=tuple(images),
+        # Where credentials are sent is a rule too: a branch must not send the upload
+        # password, the OIDC token, the registry password or the GitHub token elsewhere.
+        pypi=base.pypi,
+        registry=base.registry,
+        github=_github(tagged, base),
         remote=remote if remote is not None else tagged.remote,
         default_branch=branch if branch is not None else tagged.default_branch,
     )
     return config, tuple(notices)
+
+
+def _github(tagged: Config, base: Config) -> GitHub | None:
+    """The tagged commit's ``[tool.release.github]`` with the default branch's repository
+    (None there: found at run time from ``GITHUB_REPOSITORY`` or the remote's URL)."""
+    if tagged.github is None:
+        return None
+    repository = base.github.repository if base.github is not None else None
+    return dataclasses.replace(tagged.github, repository=repository)
 
 
 # -- naming the default branch -----------------------------------------------------------
@@ -311,5 +356,5 @@ def default_branch_rules(text: str | None, env: Mapping[str, str], where: str) -
     Paths are not checked against the tree: only the rules are used from it.
     """
     if text is None or not _has_release_table(text):
-        return Config()
+        text = "[tool.release]\n"  # the defaults, with the environment's overrides
     return parse_config(text, None, env, source=f"pyproject.toml on {where}")

@@ -226,3 +226,61 @@ def test_a_moved_tag_is_refused_in_github_actions_naming_both_commits(tmp_path: 
     # The run of the push that made the tag where it is now goes ahead.
     again = repo.invoke("check-version", "--tag", "version/1.0.0", env={**env, "GITHUB_SHA": moved})
     assert again.returncode == 0, again.stderr
+
+
+def test_a_tag_cannot_send_credentials_to_a_host_of_its_choice(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    repo.git("checkout", "-q", "-b", "release/1.x")
+    path = repo.path / "pyproject.toml"
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    release = document["tool"]["release"]  # type: ignore[index]
+    release["pypi"]["repository-url"] = "https://evil.example/legacy/"  # type: ignore[index]
+    release["pypi"]["index-url"] = "https://evil.example/simple/"  # type: ignore[index]
+    release["registry"]["host"] = "registry.evil.example"  # type: ignore[index]
+    release["github"] = {"repository": "victim/other"}
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
+    repo.commit("upload elsewhere")
+    repo.push("release/1.x")
+    repo.tag("version/1.1.0")
+    repo.git("remote", "set-head", "origin", "main")
+    ctx = resolve("version/1.1.0", Options(offline=True, env=clean_env()), start=repo.path)
+    main = resolve_main_config(repo)
+    assert ctx.config.pypi == main.pypi
+    assert ctx.config.registry == main.registry
+    assert ctx.config.github is not None and ctx.config.github.repository is None
+    result = repo.invoke(
+        "check-version", "--tag", "version/1.1.0", "--offline", "--skip-credentials"
+    )
+    assert "evil.example" not in result.stdout + result.stderr
+
+
+def resolve_main_config(repo: Repo):
+    from release.core.config import parse_config
+
+    text = repo.git("show", "origin/main:pyproject.toml")
+    return parse_config(text, None, clean_env())
+
+
+def test_a_detached_checkout_of_the_tag_does_not_choose_the_remote_of_the_rules(
+    tmp_path: Path,
+) -> None:
+    repo = guarded(tmp_path)
+    # alice's fork, added for review, whose main lets anyone release from anywhere.
+    fork = make_repo(
+        tmp_path / "fork",
+        source=None,
+        files={"pyproject.toml": ('[tool.release]\nbranches = ["*"]\n')},
+    )
+    repo.git("remote", "add", "alice", str(fork.remote))
+    repo.git("fetch", "-q", "alice")
+    repo.git("remote", "set-head", "alice", "main")
+    branch_with(repo, "evil", MAINTAINERS + 'remote = "alice"\nbranches = ["*"]\n', "version/1.1.0")
+    repo.git("checkout", "-q", "--detach", "version/1.1.0")
+    # Not in GitHub Actions: the person releasing is this clone's git user, on no list.
+    result = repo.invoke("check-version", "--tag", "version/1.1.0")
+    assert result.returncode == 1, result.stderr
+    assert "are not trusted to say where the release rules are" in result.stderr
+    found = errors(result.stderr)
+    assert any("tool.release.branches on origin/main" in e for e in found), found
+    assert any("tool.release.maintainers on origin/main" in e for e in found), found
+    assert "alice/main" not in result.stderr
