@@ -38,7 +38,7 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(CHECKOUT))
 
 BARE = "from invoke import task\n\n\n@task\ndef hello(c):\n    print('hello')\n"
-TARGETS = {"list": 1.3, "check-version": 1.6}
+TARGETS = {"list": 1.1, "check-version": 1.3}  # issue 24
 
 
 def fake_credentials() -> dict[str, str]:
