@@ -340,3 +340,47 @@ def test_an_answer_that_is_not_a_release_is_refused_before_its_id_is_used(
     with pytest.raises(ReleaseError, match="not a release as its API documents one"):
         _release(answer)
     assert RemoteAsset.of({"id": "7/../x", "name": "a"}).id == 0
+
+
+# -- the token goes only to the API's own upload host ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("api", "upload_url"),
+    [
+        ("https://api.github.com", "https://evil.example/repos/o/n/releases/1/assets{?name,label}"),
+        ("https://api.github.com", "https://uploads.github.com.evil.example/x{?name}"),
+        ("https://ghe.example/api/v3", "https://uploads.other.example/api/uploads/x{?name}"),
+        ("https://api.github.com", "http://127.0.0.1:9/x{?name}"),
+    ],
+)
+def test_an_upload_url_on_another_host_gets_no_token_and_nothing(
+    api: str, upload_url: str, tmp_path: Path
+) -> None:
+    from release.steps.github_release.client import GitHubClient
+    from release.steps.github_release.credentials import Target
+
+    sent: list[str] = []
+    client = GitHubClient(Target(api, "o/n", "test", "ghs_uploadHostSecret0123456789"))
+    client._session.request = lambda method, url, **_: sent.append(url)  # type: ignore[method-assign,assignment,return-value]
+    wheel = tmp_path / "a.whl"
+    wheel.write_bytes(b"x")
+    asset = LocalAsset("a.whl", wheel, 1, SHA_A, "wheel")
+    with pytest.raises(ReleaseError, match=r"the release's upload URL: .* nothing uploaded"):
+        client.upload({"upload_url": upload_url}, asset)
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("api", "url"),
+    [
+        ("https://api.github.com", "https://uploads.github.com/repos/o/n/releases/1/assets"),
+        ("https://ghe.example/api/v3", "https://ghe.example/api/uploads/repos/o/n/releases/1"),
+        ("https://api.ghe.example", "https://uploads.ghe.example/repos/o/n/releases/1/assets"),
+        ("http://127.0.0.1:8123", "http://127.0.0.1:8124/repos/o/n/releases/1/assets"),
+    ],
+)
+def test_githubs_own_upload_hosts_are_allowed(api: str, url: str) -> None:
+    from release.steps.github_release.client import upload_host_problem
+
+    assert upload_host_problem(api, url) is None

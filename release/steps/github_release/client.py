@@ -82,6 +82,20 @@ class AlreadyExists(GitHubError):
     """422 ``already_exists``: a release of the tag, or an asset of the name, is there."""
 
 
+def upload_host_problem(api: str, url: str) -> str | None:
+    """Why the token may not go to the upload URL ``url`` of the API at ``api`` (None: it may).
+
+    The token goes only to the API's own host or ``uploads.<host>`` (api.github.com's
+    uploads.github.com, a GitHub Enterprise server's own host), and, when the API is on this
+    machine (a contract server), to this machine on any port."""
+    api_host = (urlsplit(api).hostname or "").lower()
+    host = (urlsplit(url).hostname or "").lower()
+    base = api_host.removeprefix("api.")
+    if host in {api_host, f"uploads.{base}"} or (is_loopback(api_host) and is_loopback(host)):
+        return None
+    return f"{public_url(url)} is not on {api_host} or uploads.{base}: the token is not sent there"
+
+
 def access_problem(target: Target) -> str | None:
     """Why the token cannot see the repository (None: it can)."""
     client = GitHubClient(target)
@@ -163,6 +177,9 @@ class GitHubClient:
             raise ReleaseError(f"GitHub gave the release no upload URL ({template[:80]!r})")
         if insecure_for_credentials(url):
             raise ReleaseError(f"the release's upload URL: {not_https(url)}; nothing uploaded")
+        foreign = upload_host_problem(self.target.api, url)
+        if foreign is not None:
+            raise ReleaseError(f"the release's upload URL: {foreign}; nothing uploaded")
         suffix = asset.name.rsplit(".", 1)[-1]
         headers = {
             "Content-Type": CONTENT_TYPES.get(f".{suffix}", "application/octet-stream"),
