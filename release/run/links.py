@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from release.core.http import public_url
+from release.core.http import is_loopback, public_url
 from release.core.version import ReleaseVersion
 
 
@@ -67,13 +67,45 @@ def github_repository(remote_url: str | None) -> str | None:
     return f"https://github.com/{found}" if found else None
 
 
-def github_release_url(record: Mapping[str, Any] | None) -> str | None:
-    """The page of the published GitHub release a ``github-release`` record names (a draft's
-    page is not public: None)."""
-    if not record or record.get("phase") != "published":
+def github_release_url(
+    record: Mapping[str, Any] | None, server: str, repository: str | None
+) -> str | None:
+    """The page of the published GitHub release a ``github-release`` record names, when it is
+    a release page of ``repository`` on ``server`` (``https://<host>/<owner>/<name>/releases/
+    ...``); a draft's page is not public, and any other link is not the release's: None."""
+    if not record or record.get("phase") != "published" or not repository:
         return None
     url = record.get("html_url")
-    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+    page = f"{server.rstrip('/')}/{repository}/releases/".lower()
+    if not isinstance(url, str) or not url.lower().startswith(page):
+        return None
+    rest = url[len(page) :]
+    return url if rest and not re.search(r"[\s\\]|/\.\.?(?:/|$)|^\.\.?(?:/|$)", rest) else None
+
+
+def release_server(env: Mapping[str, str]) -> str:
+    """The web server of the GitHub release: ``GITHUB_SERVER_URL``, else a contract server's
+    (``GITHUB_API_URL`` on this machine), else ``https://github.com``."""
+    server = env.get("GITHUB_SERVER_URL", "").strip().rstrip("/")
+    if server:
+        return server
+    api = env.get("GITHUB_API_URL", "").strip().rstrip("/")
+    return api if api and is_loopback(urlsplit(api).hostname) else "https://github.com"
+
+
+def release_repository(
+    env: Mapping[str, str], configured: str | None, remote_url: str | None
+) -> str | None:
+    """The repository the ``github-release`` step releases to, chosen as it chooses it
+    (``GITHUB_REPOSITORY`` in Actions or when none is configured, else the configured one,
+    else the remote's on the server); None when none is known."""
+    from_env = env.get("GITHUB_REPOSITORY", "").strip()
+    if from_env and (env.get("GITHUB_ACTIONS") == "true" or not configured):
+        return from_env if re.fullmatch(r"[\w.-]+/[\w.-]+", from_env) else None
+    if configured:
+        return configured
+    server = env.get("GITHUB_SERVER_URL", "").strip() or "https://github.com"
+    return remote_repository(remote_url, urlsplit(server).hostname or "")
 
 
 def distribution_names(record: Mapping[str, Any] | None) -> list[str]:

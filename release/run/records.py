@@ -18,6 +18,7 @@ step is done is believed (docs/protection.md "The release state").
 from __future__ import annotations
 
 import math
+import time
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -206,6 +207,11 @@ MAX_TIME = 2**33
 be a moment a release-tasks run wrote, and would not convert to a date."""
 
 
+SKEW = 86400.0
+"""How far ahead of this machine's clock a record's ``recorded_at`` may be (another runner's
+clock): a record from further in the future would win every comparison of the state."""
+
+
 def _time(value: Any) -> bool:
     return _finite_number(value) and 0 <= value < MAX_TIME
 
@@ -321,6 +327,8 @@ def problem(step: str, version: str, record: Any) -> str | None:
     stamp = record.get("recorded_at")
     if stamp is not None and not _time(stamp):
         return f"recorded_at: {shown(stamp)} is not a time"
+    if stamp is not None and stamp > time.time() + SKEW:
+        return f"recorded_at: {shown(stamp)} is in the future"
     lifecycle = fields(LIFECYCLE)(record)
     if lifecycle is not None:
         return lifecycle

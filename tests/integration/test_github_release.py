@@ -523,3 +523,26 @@ def test_from_a_build_output_the_release_carries_exactly_its_files_and_a_post_on
     rebuild = world.github.releases[-1]
     assert world.attached(rebuild) == handed_files(post_output)
     assert [a["name"] for a in rebuild["assets"]] == ["demo-ui-1.1.0-post1.zip"]  # npm form
+
+
+def test_a_recorded_link_that_is_not_the_repositorys_release_is_not_announced(
+    world: World,
+) -> None:
+    import time
+
+    released = world.release("version/1.1.0")
+    assert released.returncode == 0, released.stderr
+    path = world.repo.path / ".git" / "release-state" / "1.1.0.json"
+    state = json.loads(path.read_text())
+    evil = "https://evil.example/acme/demo/releases/tag/version%2F1.1.0"
+    state["github-release"].update(html_url=evil, recorded_at=time.time() + 60)
+    path.write_text(json.dumps(state))
+    with DiscordWebhookServer() as discord:
+        env = {"DISCORD_WEBHOOK_URL": discord.url, **world.github.env()}
+        announced = world.repo.invoke("notify", "--tag", "version/1.1.0", env=env)
+        world.outputs.append(announced)
+        assert announced.returncode == 0, announced.stderr
+        [message] = discord.messages.values()
+    assert "evil.example" not in json.dumps(message)
+    fields = {f["name"] for f in message["embeds"][0]["fields"]}
+    assert "GitHub release" not in fields

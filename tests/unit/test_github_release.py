@@ -17,7 +17,13 @@ from release.core.errors import ConfigError, ReleaseError
 from release.core.version import parse_tag, parse_version
 from release.run.context import Options
 from release.run.handoff import EXTRA_KEY, HandedFile, Handoff
-from release.run.links import Section, github_release_url, remote_repository
+from release.run.links import (
+    Section,
+    github_release_url,
+    release_repository,
+    release_server,
+    remote_repository,
+)
 from release.run.notes import Notes
 from release.run.records import problem
 from release.steps.github_release.credentials import api_base, read_token, repository_of
@@ -317,9 +323,42 @@ def test_the_record_it_writes_passes_and_a_hostile_one_is_refused() -> None:
 
 
 def test_the_announcement_links_only_a_published_release() -> None:
-    assert github_release_url(RECORD) == RECORD["html_url"]
-    assert github_release_url({**RECORD, "phase": "draft"}) is None
-    assert github_release_url(None) is None
+    assert github_release_url(RECORD, GITHUB, "acme/app") == RECORD["html_url"]
+    assert github_release_url({**RECORD, "phase": "draft"}, GITHUB, "acme/app") is None
+    assert github_release_url(None, GITHUB, "acme/app") is None
+
+
+GITHUB = "https://github.com"
+
+
+@pytest.mark.parametrize(
+    ("url", "server", "repository"),
+    [
+        ("https://evil.example/acme/app/releases/tag/v1", GITHUB, "acme/app"),
+        ("https://github.com/evil/app/releases/tag/v1", GITHUB, "acme/app"),
+        ("https://github.com/acme/app/releases/../../../evil/x", GITHUB, "acme/app"),
+        ("https://github.com.evil.example/acme/app/releases/tag/v1", GITHUB, "acme/app"),
+        ("https://github.com/acme/app/issues/1", GITHUB, "acme/app"),
+        ("https://github.com/acme/app/releases/tag/v1", "https://ghe.example", "acme/app"),
+        ("https://github.com/acme/app/releases/tag/v1", GITHUB, None),
+    ],
+)
+def test_a_recorded_page_that_is_not_the_repositorys_release_is_not_linked(
+    url: str, server: str, repository: str | None
+) -> None:
+    assert github_release_url({**RECORD, "html_url": url}, server, repository) is None
+
+
+def test_the_release_server_and_repository_are_the_steps() -> None:
+    assert release_server({}) == GITHUB
+    assert release_server({"GITHUB_SERVER_URL": "https://ghe.example/"}) == "https://ghe.example"
+    assert release_server({"GITHUB_API_URL": "http://127.0.0.1:9/"}) == "http://127.0.0.1:9"
+    assert release_server({"GITHUB_API_URL": "https://api.evil.example"}) == GITHUB
+    actions = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"}
+    assert release_repository(actions, "other/app", None) == "acme/app"
+    assert release_repository({"GITHUB_REPOSITORY": "acme/app"}, "other/app", None) == "other/app"
+    remote = "git@github.com:acme/app.git"
+    assert release_repository({}, None, remote) == "acme/app"
 
 
 @pytest.mark.parametrize(

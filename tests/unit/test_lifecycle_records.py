@@ -87,3 +87,13 @@ def test_status_shows_a_time_that_is_no_date_as_unknown(value: float):
 
     assert _when(value) == "at an unknown time"
     assert _when(1714564800) == "at 2024-05-01T12:00:00Z"
+
+
+def test_a_record_from_the_far_future_is_refused():
+    # it would win release.run.state's choice of the newest record
+    import time
+
+    later = {**stamped("upload", {"files": []}), "recorded_at": time.time() + 2 * 86400}
+    assert "is in the future" in (problem("upload", "1.1.0", later) or "")
+    soon = {**stamped("upload", {"files": []}), "recorded_at": time.time() + 3600}
+    assert problem("upload", "1.1.0", soon) is None

@@ -11,7 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from release.run.links import github_release_url, github_repository
+from release.run.links import (
+    github_release_url,
+    github_repository,
+    release_repository,
+    release_server,
+)
 from release.run.notes import previous_release, rebuilt_with, release_links, release_notes
 from release.steps.notify.announcement import Announcement
 
@@ -26,7 +31,14 @@ def gather(ctx: ReleaseContext) -> Announcement:
     previous = previous_release(ctx.git, ctx.commit, ctx.version, config.tag_prefix)
     github = github_repository(ctx.git.remote_url(config.remote))
     notes = release_notes(ctx.git, ctx.commit, ctx.version, config, previous, github)
-    release_page = github_release_url(ctx.state.get("github-release"))
+    release_page = None
+    if ctx.plan.runs("github-release"):  # a record of a step not planned is not this release's
+        configured = config.github.repository if config.github else None
+        repository = release_repository(ctx.env, configured, ctx.git.remote_url(config.remote))
+        page = github_release_url(
+            ctx.state.get("github-release"), release_server(ctx.env), repository
+        )
+        release_page = page
     sections, url = release_links(ctx, previous, github, release_page)
     stamp = datetime.fromtimestamp(ctx.git.commit_time(ctx.commit), tz=UTC).isoformat()
     return Announcement(
