@@ -1,9 +1,10 @@
 """``status``: one view of a release -- every step of the catalog, where it stands, what it
 published, and the command that finishes the release.
 
-Read-only, and open to anyone who can read the repository: it fetches the state notes
-(``refs/notes/release/*``) from the remote into the clone (``--offline``: the clone's notes
-as last fetched, and its local state) and changes nothing anywhere else. A tag the clone
+Read-only, and open to anyone who can read the repository: it fetches the remote's state
+notes (``refs/notes/release/*``) into a namespace of its own (``refs/notes/release-status/*``,
+replaced by every run), never into the clone's ``refs/notes/release/*`` (``--offline``: the
+clone's notes, and its local state) and changes nothing anywhere else. A tag the clone
 lacks is fetched from the remote first.
 
 No pre-flight check runs, so none can refuse: the plan (which steps run for this tag, and
@@ -54,6 +55,9 @@ from release.pipeline.preflight import resolve_tag, tagged_config, working_tree_
 from release.run import catalog, records, rules
 from release.run.plan import Observed, make_plan
 from release.run.state import ReleaseState
+
+STATUS_NOTES = "refs/notes/release-status"
+"""Where ``status`` fetches the remote's state notes (``refs/notes/release`` stays as it is)."""
 
 DONE, FAILED, PENDING, SKIPPED = "done", "failed", "pending", "skipped"
 UNFINISHED = (PENDING, FAILED)
@@ -130,7 +134,12 @@ def release_status(tag_arg: str | None, *, offline: bool, env: Mapping[str, str]
             f"tag {tag} does not exist in {where}",
             f"check its spelling (the release's tags: git tag --list '{prefix}*')",
         )
-    state = ReleaseState(git, info.commit, version.pep440, None if offline else remote)
+    fetched = not offline and remote is not None
+    # Fetched into a namespace of its own: the clone's refs/notes/release/* stay untouched.
+    scratch = STATUS_NOTES if fetched else None
+    state = ReleaseState(
+        git, info.commit, version.pep440, remote if fetched else None, scratch=scratch
+    )
     state.fetch()
     if offline or remote is None:
         source = "this clone's records (nothing fetched)"

@@ -64,13 +64,18 @@ class ReleaseState:
         remote: str | None,
         *,
         mask: Callable[[str], str] | None = None,
+        scratch: str | None = None,
     ) -> None:
+        """``scratch``: a notes namespace (under ``refs/notes/``) the remote's notes are
+        fetched into and read from, instead of the step refs (``invoke status``: the clone's
+        own ``refs/notes/release/*`` stay as they are)."""
         self.git = git
         self.commit = commit
         self.version = version
         self.remote = remote  # None: offline, nothing fetched or pushed
         self._mask = mask
         self._fetched = False
+        self._scratch = scratch
         self._lifecycle: dict[str, Record] = {}  # step -> its current mark (``mark``)
         # The steps of `invoke release` share this object from several threads: one fetch,
         # and one writer of the local file at a time.
@@ -104,7 +109,8 @@ class ReleaseState:
         """The note of ``step`` on the commit: ``{version: record}``. One that is not such
         an object is an error when ``strict`` (reading), else taken as empty (writing
         replaces it)."""
-        result = self.git.run("notes", "--ref", notes_ref(step), "show", self.commit, check=False)
+        ref = notes_ref(step) if self._scratch is None else f"{self._scratch}/{step}"
+        result = self.git.run("notes", "--ref", ref, "show", self.commit, check=False)
         if result.returncode != 0:
             return {}
         why = None
@@ -156,12 +162,15 @@ class ReleaseState:
             if self.remote is None or self._fetched:
                 return
             try:
+                into = self._scratch or NOTES_NAMESPACE
+                prune = ("--prune",) if self._scratch else ()  # a note the remote dropped
                 self.git.run(
                     "fetch",
                     "--quiet",
                     "--no-tags",
+                    *prune,
                     self.remote,
-                    f"+{NOTES_NAMESPACE}/*:{NOTES_NAMESPACE}/*",
+                    f"+{NOTES_NAMESPACE}/*:{into}/*",
                 )
             except GitError as error:
                 raise ReleaseError(

@@ -411,3 +411,21 @@ def test_a_step_added_to_the_catalog_shows_what_it_published(demo: Repo, tmp_pat
     assert step["status"] == "done" and step["published"]["html_url"] == url
     assert f"github-release: done\n  GitHub release {url} (published)\n" in plain.stdout
     assert f"  demo_common-4.3.0.tar.gz: sha256 {'ef' * 32}" in plain.stdout
+
+
+def test_status_leaves_the_clones_own_state_notes_as_they_are(demo: Repo, tmp_path: Path):
+    commit = demo.git("rev-parse", f"{TAG}^{{commit}}")
+    state_of(demo).record("bump", {"result": "held"})  # on the remote: bump held
+    fresh = demo.clone(tmp_path / "fresh")
+    note = tmp_path / "note.json"
+    note.write_text(json.dumps({VERSION: {"step": "bump", "version": VERSION, "result": "pushed"}}))
+    fresh.git("notes", "--ref", "release/bump", "add", "-F", str(note), commit)
+    before = fresh.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/notes/release/")
+
+    data = as_json(fresh, "--tag", TAG)
+
+    assert data["steps"]["bump"]["published"].get("result") == "held"  # the remote's record
+    after = fresh.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/notes/release/")
+    assert after == before  # the clone's own note was not replaced by the remote's
+    assert "result" in fresh.git("notes", "--ref", "release/bump", "show", commit)
+    assert '"pushed"' in fresh.git("notes", "--ref", "release/bump", "show", commit)
