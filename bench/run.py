@@ -518,6 +518,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=choices, default=list(choices))
     parser.add_argument("--quick", action="store_true", help="fewer runs (not for publishing)")
     parser.add_argument("--runs", type=int, default=5, help="runs of each release size")
+    parser.add_argument("--startup-runs", type=int, default=31, help="runs of each start-up")
     args = parser.parse_args()
     quick = args.quick
     started = load()
