@@ -18,8 +18,8 @@ step is done is believed (docs/protection.md "The release state").
 from __future__ import annotations
 
 import math
-import time
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
