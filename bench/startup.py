@@ -3,9 +3,9 @@
 Each pair of commands runs alternately (reference, ours, reference, ours...) in the same
 script so that machine noise hits both; the ratio of the medians is reported, for the wall
 time and for the CPU time of the child (user + system, from ``RUSAGE_CHILDREN``), which a
-busy machine disturbs less. Targets (issue "Benchmarks"): ``--list`` in this repository at
-most 1.3x ``--list`` over a one-task ``tasks.py``; ``check-version --offline`` of the demo
-at most 1.6x the same.
+busy machine disturbs less. Targets (issue 24): ``--list`` in this repository at most 1.1x
+``--list`` over a one-task ``tasks.py``; ``check-version --offline`` of the demo at most
+1.3x the same.
 
 ``check-version`` runs on a copy of ``examples/demo`` with a bare remote and an annotated
 ``version/1.1.0`` tag (``devservices.demo.make_demo_repository``), every step configured and
