@@ -308,3 +308,19 @@ def session(
     made.mount("http://", adapter)
     made.mount("https://", adapter)
     return made
+
+
+def sent_nothing(error: Exception) -> bool:
+    """Whether a failed request left before any of its bytes did (a refused or timed-out
+    connection), so that even a request that is not idempotent (a POST) may be sent again."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if isinstance(error, requests.ConnectionError) and not isinstance(error, requests.Timeout):
+        reason = error.args[0] if error.args else None
+        if isinstance(reason, MaxRetryError):
+            reason = reason.reason
+        return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+    return False

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from release.core.errors import ReleaseError
+from release.core.files import digest, sha256_of
 
 if TYPE_CHECKING:
     from release.run.context import ReleaseContext
@@ -40,7 +41,6 @@ OUTPUT_KEY = "manifest-sha256"  # the key in $GITHUB_OUTPUT
 FORMAT = "release-tasks build output 1"
 KINDS = ("sdist", "wheel", "ui")
 EXTRA_KEY = "handoff"  # Options.extra key of a verified Handoff
-CHUNK = 1024 * 1024
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 FROM_FIX = "download the build job's artifact of this run again, unchanged; or build it anew"
@@ -103,17 +103,9 @@ def handed_off(ctx: ReleaseContext) -> Handoff | None:
     return value if isinstance(value, Handoff) else None
 
 
-def file_sha256(path: Path) -> str:
-    found = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            found.update(chunk)
-    return found.hexdigest()
-
-
 def describe_file(path: Path, kind: str, package: str | None = None) -> HandedFile:
     """The manifest entry of ``path`` (a file written by the build)."""
-    return HandedFile(path.name, path.stat().st_size, file_sha256(path), kind, package)
+    return HandedFile(path.name, path.stat().st_size, sha256_of(path), kind, package)
 
 
 def manifest_text(tag: str, version: str, commit: str, files: Sequence[HandedFile]) -> str:
@@ -295,8 +287,5 @@ def _folder_problems(handoff: Handoff) -> list[str]:
 
 def _sha256_no_follow(path: Path) -> str:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    found = hashlib.sha256()
     with os.fdopen(fd, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            found.update(chunk)
-    return found.hexdigest()
+        return digest(handle)

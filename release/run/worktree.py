@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from release.core.config import Config
+from release.core.files import process_alive
 from release.core.git import Git, GitError
 from release.core.version import ReleaseVersion
 from release.core.writers.change import FileChange
@@ -152,7 +153,7 @@ def remove_stale_trees(git: Git) -> list[Path]:
             continue
         path = Path(line.removeprefix("worktree "))
         match = _STALE.match(path.parent.name)
-        if match is None or _alive(int(match["pid"])):
+        if match is None or process_alive(int(match["pid"])):
             continue
         try:
             _remove(git, path, path.parent)
@@ -160,15 +161,3 @@ def remove_stale_trees(git: Git) -> list[Path]:
             continue
         removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

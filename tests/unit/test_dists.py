@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from release.steps.pypi.dists import Dist, load_built, sha256_of
+from release.core.files import sha256_of
+from release.steps.pypi.dists import Dist, load_built
 from release.steps.pypi.verify import import_names, names_from_paths, version_problems
 
 

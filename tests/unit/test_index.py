@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from release.core.files import sha256_of
 from release.steps.pypi.comparison import Status, archive_difference, compare, counterpart
-from release.steps.pypi.dists import sha256_of
 from release.steps.pypi.index import IndexFile, normalize, parse_html, parse_json
 
 BASE = "http://127.0.0.1:8080/simple/demo-node/"

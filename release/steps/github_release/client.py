@@ -45,6 +45,7 @@ from release.core.http import (
     parse_retry_after,
     public_url,
     same_origin,
+    sent_nothing,
     session,
 )
 from release.steps.github_release.credentials import API_ENV, TOKEN_ENV, TOKEN_FIX, Target
@@ -289,7 +290,7 @@ class GitHubClient:
                 )
             except requests.RequestException as error:
                 last = _describe(error)
-                if not replayable and not _before_sending(error):
+                if not replayable and not sent_nothing(error):
                     raise AnswerLost(f"{what} was sent to GitHub, but {last}") from None
                 if not fail():
                     raise ReleaseError(
@@ -438,21 +439,6 @@ def _limit_text(response: requests.Response) -> str:
     return f"HTTP {response.status_code}; it resets at {when}"
 
 
-def _before_sending(error: Exception) -> bool:
-    """Whether ``error`` happened before any byte of the request left (safe to send again)."""
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
-
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    if isinstance(error, requests.ConnectionError) and not isinstance(error, requests.Timeout):
-        reason = error.args[0] if error.args else None
-        if isinstance(reason, MaxRetryError):
-            reason = reason.reason
-        return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
-    return False
-
-
 def _describe(error: Exception) -> str:
     """A short description of a transport error that never includes the URL."""
     import requests
@@ -461,7 +447,7 @@ def _describe(error: Exception) -> str:
         return "the connection timed out"
     if isinstance(error, requests.ReadTimeout):
         return "no answer came in time"
-    if _before_sending(error):
+    if sent_nothing(error):
         return "the connection was refused or the host is unknown"
     if isinstance(error, requests.ConnectionError):
         return "the connection broke before the answer came"

@@ -15,12 +15,12 @@ prepares, and the step takes them when it publishes, after ``upload`` succeeded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from release.core.errors import ReleaseError
+from release.core.files import sha256_of
 from release.core.version import Kind
 from release.run.handoff import handed_off
 from release.steps.github_release.rules import LocalAsset
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from release.run.context import ReleaseContext
 
 BUILD_MANIFEST = "release-build.json"  # the manifest of release.steps.pypi.build's folder
-CHUNK = 1024 * 1024
 
 
 def dist_folder(ctx: ReleaseContext) -> Path:
@@ -82,15 +81,7 @@ def built_files(folder: Path, commit: str, version: str) -> list[LocalAsset] | N
         path = folder / name
         if "/" in name or name in ("", ".", "..") or path.is_symlink() or not path.is_file():
             return None
-        if _sha256(path) != digest:
+        if sha256_of(path) != digest:
             return None
         files.append(LocalAsset(name, path, path.stat().st_size, digest, kind))
     return files
-
-
-def _sha256(path: Path) -> str:
-    found = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            found.update(chunk)
-    return found.hexdigest()

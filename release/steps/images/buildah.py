@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING
 
 from release.core import console
 from release.core.errors import ReleaseError
+from release.core.files import process_alive
 from release.core.http import POLICY, retry_wait
 from release.steps.images.engine import FAILURE_LINES, ImageBuildError
 from release.steps.images.platforms import BUILDAH_FIX, buildah_program, pulls_from
@@ -313,7 +314,7 @@ def remove_stale(
         return []
     for path in entries:
         match = _STALE.match(path.name)
-        if match is None or _alive(int(match["pid"])):
+        if match is None or process_alive(int(match["pid"])):
             continue
         try:
             if path.is_symlink() or path.stat().st_uid != os.geteuid():
@@ -323,18 +324,6 @@ def remove_stale(
         _remove(path, program, env)
         removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _remove(folder: Path, program: str | None, env: Mapping[str, str]) -> None:

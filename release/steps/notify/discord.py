@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from release.core import console
 from release.core.errors import ReleaseError, UsageError
-from release.core.http import POLICY, parse_retry_after, session
+from release.core.http import POLICY, parse_retry_after, sent_nothing, session
 from release.steps.notify.webhook import WEBHOOK_ENV, Webhook
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ class DiscordClient:
                 )
             except requests.RequestException as error:
                 last = _describe(error, self.timeout)
-                if not replayable and not _before_sending(error):
+                if not replayable and not sent_nothing(error):
                     raise AnswerLost(last) from None
                 if not tries.fail() or not isinstance(
                     error, (requests.ConnectionError, requests.Timeout)
@@ -230,21 +230,6 @@ def _json(response: requests.Response) -> Any:
         return None
 
 
-def _before_sending(error: Exception) -> bool:
-    """Whether ``error`` happened before any byte of the request left (safe to send again)."""
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
-
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    if isinstance(error, requests.ConnectionError) and not isinstance(error, requests.Timeout):
-        reason = error.args[0] if error.args else None
-        if isinstance(reason, MaxRetryError):
-            reason = reason.reason
-        return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
-    return False
-
-
 def _describe(error: Exception, timeout: float) -> str:
     """A short description of a transport error that never includes the URL."""
     import requests
@@ -253,7 +238,7 @@ def _describe(error: Exception, timeout: float) -> str:
         return "the connection timed out"
     if isinstance(error, requests.ReadTimeout):
         return f"no answer came within {timeout:g} s"
-    if _before_sending(error):
+    if sent_nothing(error):
         return "the connection was refused or the host is unknown"
     if isinstance(error, requests.ConnectionError):
         return "the connection broke before the answer came"

@@ -19,7 +19,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from release.steps.pypi.dists import Built, Dist, digest, sha256_of
+from release.core.files import digest, sha256_of
+from release.steps.pypi.dists import Built, Dist
 from release.steps.pypi.index import Index, IndexFile
 
 if TYPE_CHECKING:

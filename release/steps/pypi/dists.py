@@ -26,7 +26,6 @@ the working tree, and a later build of the same commit reuses it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -40,17 +39,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from release.core import console
 from release.core.errors import ReleaseError
+from release.core.files import sha256_of
 from release.core.gitauth import TOKEN_VARIABLES
 from release.core.text import last_line, tail
 from release.steps.pypi.repack import make_reproducible
 
 MANIFEST = "release-build.json"
 HOOK_UMASK = 0o022  # the backend hooks' umask: the modes they write are the same everywhere
-CHUNK = 1024 * 1024
 # Variables a build backend or installer has no business seeing.
 SECRET_VARIABLES = (
     "TWINE_PASSWORD",
@@ -127,20 +126,6 @@ def load_built(folder: Path, commit: str, version: str) -> Built | None:
         if not path.is_file() or sha256_of(path) != dist.sha256:
             return None
     return Built(folder, version, commit, dists, imports, warnings)
-
-
-def sha256_of(path: Path) -> str:
-    """The sha256 of a file, read in chunks."""
-    with path.open("rb") as handle:
-        return digest(handle)
-
-
-def digest(handle: IO[bytes]) -> str:
-    """The sha256 of what ``handle`` holds, read in chunks."""
-    found = hashlib.sha256()
-    for chunk in iter(lambda: handle.read(CHUNK), b""):
-        found.update(chunk)
-    return found.hexdigest()
 
 
 def uv_binary() -> str | None:
