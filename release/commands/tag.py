@@ -25,7 +25,7 @@ from release.core.config import Config
 from release.core.errors import PreflightError, ReleaseError, StepError, UsageError
 from release.core.files import matches_any
 from release.core.git import Git, GitError
-from release.core.version import Kind, ReleaseVersion, parse_tag, parse_version, try_parse_tag
+from release.core.version import Kind, ReleaseVersion, parse_tag, parse_version, versions_of
 from release.pipeline.preflight import tagged_config, working_tree_config
 from release.run import rules
 
@@ -129,20 +129,13 @@ def _order_problems(
         return [f"--backport tags from a release/* branch, not {branch or 'a detached HEAD'}"]
     if version.kind is Kind.PRE:
         return []
-    highest = highest_final(
-        known_versions(seen.local_tags | seen.remote_tags, prefix), version.major
-    )
+    highest = highest_final(versions_of(seen.local_tags | seen.remote_tags, prefix), version.major)
     if highest is None or not version < highest or backport:
         return []
     return [
         f"{version.pep440} is lower than {highest.pep440}, the highest release of "
         f"{version.major}.x: tag it from a release/* branch with --backport if it is a backport"
     ]
-
-
-def known_versions(tags: Iterable[str], prefix: str) -> list[ReleaseVersion]:
-    """The versions of the well-formed tags among ``tags``."""
-    return [v for v in (try_parse_tag(t, prefix) for t in tags) if v is not None]
 
 
 def highest_final(versions: Iterable[ReleaseVersion], major: int) -> ReleaseVersion | None:

@@ -10,6 +10,7 @@ canonical spelling.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import total_ordering
@@ -157,6 +158,11 @@ def try_parse_tag(tag: str, prefix: str = DEFAULT_PREFIX) -> ReleaseVersion | No
         return None
     match = _GRAMMAR.fullmatch(tag[len(prefix) :])
     return _from_match(match) if match else None
+
+
+def versions_of(tags: Iterable[str], prefix: str = DEFAULT_PREFIX) -> list[ReleaseVersion]:
+    """The versions of the well-formed version tags among ``tags`` (others are passed over)."""
+    return [v for v in (try_parse_tag(t, prefix) for t in tags) if v is not None]
 
 
 def _from_match(match: re.Match[str]) -> ReleaseVersion:

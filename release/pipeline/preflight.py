@@ -19,7 +19,7 @@ from release.core.config import Config, VersionFile, load_config, parse_config
 from release.core.errors import ConfigError, PreflightError, ReleaseError, UsageError
 from release.core.files import matches_any
 from release.core.git import Git
-from release.core.version import Kind, ReleaseVersion, parse_tag, try_parse_tag
+from release.core.version import Kind, ReleaseVersion, parse_tag
 from release.run import protect, rules
 from release.run.context import Options, ReleaseContext
 from release.run.plan import Observed, make_plan
@@ -339,13 +339,3 @@ def check(ctx: ReleaseContext, *, steps: bool) -> None:
         console.notice(note)
     if problems:
         raise PreflightError(problems)
-
-
-def find_versions(git: Git, prefix: str) -> dict[str, ReleaseVersion]:
-    """Every well-formed version tag of the repository: {tag: version}."""
-    found = {}
-    for tag in git.tags(prefix + "*"):
-        version = try_parse_tag(tag, prefix)
-        if version is not None:
-            found[tag] = version
-    return found

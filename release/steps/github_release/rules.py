@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from release.core.version import Kind, ReleaseVersion, try_parse_tag
+from release.core.version import Kind, ReleaseVersion, versions_of
 from release.run.links import Section, markdown_sections
 from release.run.notes import Notes
 
@@ -80,11 +80,8 @@ def make_latest(
     excluded = set(yanked)
     if version.kind is Kind.PRE or version.pep440 in excluded:
         return "false"
-    for tag in tags:
-        found = try_parse_tag(tag, prefix)
-        if found is None or found.kind is Kind.PRE or found.pep440 in excluded:
-            continue
-        if version < found:
+    for found in versions_of(tags, prefix):
+        if found.kind is not Kind.PRE and found.pep440 not in excluded and version < found:
             return "false"
     return "true"
 
