@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import socket
@@ -22,12 +21,13 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import pytest
 
 from devservices.pypi import PypiServer
 from tests.repos import Repo, drop_release_tables, make_repo
+from tests.secrets import encoded_forms
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -36,27 +36,8 @@ TRICKY_PASSWORD = 'pass|word<"with\\all%41-chars\nand-a-second-line'
 TRICKY_INDEX = 'index|pw<"\\%-first-line\r\nindex-second-line'
 
 
-def forms(secret: str) -> dict[str, str]:
-    """Every form in which ``secret`` could reach an output: {form: what it is}."""
-    parts = {"": secret}
-    lines = [line for line in re.split(r"\r\n|\r|\n", secret) if line]
-    if len(lines) > 1:
-        parts.update({f"line {n} ": line for n, line in enumerate(lines, 1)})
-    found: dict[str, str] = {}
-    for label, part in parts.items():
-        found[part] = f"{label}raw"
-        found[json.dumps(part)[1:-1]] = f"{label}JSON-escaped"
-        found[part.replace("|", "\\|").replace("<", "&lt;")] = f"{label}Markdown-escaped"
-        found[quote(part, safe="")] = f"{label}percent-encoded"
-        found[quote_plus(part)] = f"{label}form-encoded"
-        workflow = part.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        found[workflow] = f"{label}workflow-command-escaped"
-        found[base64.b64encode(part.encode()).decode()] = f"{label}base64"
-    return found
-
-
 def leaks(secret: str, text: str, where: str) -> list[str]:
-    return [f"{what} in {where}" for form, what in forms(secret).items() if form in text]
+    return [f"{what} in {where}" for form, what in encoded_forms(secret).items() if form in text]
 
 
 def without_add_mask(text: str) -> str:

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import socket
@@ -25,34 +24,16 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import pytest
 
 from tests.reliability.conftest import MakeWorld, assert_clean
 from tests.reliability.world import INDEX_PASSWORD, INDEX_USER, TAG, World
+from tests.secrets import encoded_forms
 
 # Each line long enough to be a secret of its own; every character class an output escapes.
 MARKUP_SECRET = 'trust|pw<"with\\every%41-char\nsecond-line-of-the-pw'
-
-
-def encoded_forms(secret: str) -> dict[str, str]:
-    """Every form in which ``secret`` could reach an output: {form: what it is}."""
-    parts = {"": secret}
-    lines = [line for line in re.split(r"\r\n|\r|\n", secret) if line]
-    if len(lines) > 1:
-        parts.update({f"line {n} ": line for n, line in enumerate(lines, 1)})
-    found: dict[str, str] = {}
-    for label, part in parts.items():
-        found[part] = f"{label}raw"
-        found[json.dumps(part)[1:-1]] = f"{label}JSON-escaped"
-        found[part.replace("|", "\\|").replace("<", "&lt;")] = f"{label}Markdown-escaped"
-        found[quote(part, safe="")] = f"{label}percent-encoded"
-        found[quote_plus(part)] = f"{label}form-encoded"
-        workflow = part.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        found[workflow] = f"{label}workflow-command-escaped"
-        found[base64.b64encode(part.encode()).decode()] = f"{label}base64"
-    return found
 
 
 def everywhere(world: World, secret: str, user: str) -> list[str]:
