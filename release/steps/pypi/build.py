@@ -61,6 +61,9 @@ class BuildOutcome:
 
 _lock = threading.Lock()
 _building: dict[tuple[str, str, str], threading.Lock] = {}
+# The build that failed for a release's context: the other step preparing with the same
+# context (upload beside build) is given the same failure instead of building again.
+_failed: dict[tuple[str, str, str], tuple[ReleaseContext, BaseException]] = {}
 
 
 def ensure_built(ctx: ReleaseContext) -> BuildOutcome:
@@ -71,15 +74,23 @@ def ensure_built(ctx: ReleaseContext) -> BuildOutcome:
     """
     version = ctx.version.pep440
     folder = dist_folder(ctx.git.git_dir(), version)
+    key = (str(folder), ctx.commit, version)
     with _lock:
-        lock = _building.setdefault((str(folder), ctx.commit, version), threading.Lock())
+        lock = _building.setdefault(key, threading.Lock())
     with lock:
+        failed = _failed.get(key)
+        if failed is not None and failed[0] is ctx:
+            raise failed[1]
         built = load_built(folder, ctx.commit, version)
         if built is not None:
             if built.warnings and ctx.config.strict_wheels:
                 raise BuildFailure(_refused(version, built.warnings), STRICT_HINT)
             return BuildOutcome(built, fresh=False)
-        return BuildOutcome(build_and_verify(ctx, folder), fresh=True)
+        try:
+            return BuildOutcome(build_and_verify(ctx, folder), fresh=True)
+        except Exception as error:
+            _failed[key] = (ctx, error)
+            raise
 
 
 class Build:
