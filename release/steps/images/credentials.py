@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from release.core import console
 from release.core.errors import ReleaseError
+from release.core.gitauth import without_token
 
 if TYPE_CHECKING:
     from release.core.config import Registry
@@ -122,7 +123,7 @@ def _from_helper(name: str, server: str, env: Mapping[str, str], where: str) -> 
             input=server,
             capture_output=True,
             text=True,
-            env=dict(env),
+            env=without_token(env),  # the job's git token is not the helper's business
             timeout=60,
             check=False,
         )
