@@ -465,6 +465,23 @@ class World:
         self.initial_refs = self.remote_refs()
         self.marks = {name: len(proxy.requests()) for name, proxy in self.proxies.items()}
 
+    def settle(self, quiet: float = 2.0, timeout: float = 60) -> None:
+        """Wait until no service has seen a request for ``quiet`` seconds: a killed release
+        leaves work in flight elsewhere (the Docker engine finishes or cancels the push its
+        client started), which must land before ``mark`` or it counts as a later write."""
+        deadline = time.monotonic() + timeout
+        counts = {name: len(proxy.requests()) for name, proxy in self.proxies.items()}
+        still_since = time.monotonic()
+        while time.monotonic() - still_since < quiet:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the services were not quiet for {quiet:g} s in {timeout:g} s"
+                )
+            time.sleep(0.1)
+            now = {name: len(proxy.requests()) for name, proxy in self.proxies.items()}
+            if now != counts:
+                counts, still_since = now, time.monotonic()
+
     def side_effects(self) -> list[str]:
         """Every change the tool made in the world (since ``mark``; none: nothing changed)."""
         found = []
@@ -637,6 +654,7 @@ class Running:
         except ProcessLookupError:
             pass
         self.process.wait(timeout=60)
+        self.world.settle()
         return self._collect()
 
     def wait(self, timeout: float = 600) -> Outcome:
