@@ -4,7 +4,9 @@ For every configured package, ``build``'s API builds an sdist and then the wheel
 sdist (as ``python -m build`` does, so a file missing from the sdist is caught), in an
 isolated environment (uv installs into it when uv is available, pip otherwise), with
 ``SOURCE_DATE_EPOCH`` set to the tagged commit's time. Packages build in parallel threads
-(each build is a subprocess). ``release.steps.pypi.verify`` then checks the files.
+(each build is a subprocess); packages with the same ``build-system.requires`` share one
+environment (``release.steps.pypi.buildenv``). ``release.steps.pypi.verify`` then checks
+the files.
 
 The sdist is made reproducible as soon as it is built, before the wheel is built from it
 (``release.steps.pypi.repack``: a setuptools sdist carries the build's time and the
@@ -36,6 +38,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -46,6 +49,7 @@ from release.core.errors import ReleaseError
 from release.core.files import sha256_of
 from release.core.gitauth import TOKEN_VARIABLES
 from release.core.text import last_line, tail
+from release.steps.pypi.buildenv import BuildEnvironments, PackageEnvironment
 from release.steps.pypi.repack import make_reproducible
 
 MANIFEST = "release-build.json"
@@ -164,7 +168,8 @@ def build_release(
     """sdist and wheel of every package (folders relative to ``tree``) into ``out``, in parallel.
 
     The packages in ``from_source`` (``wheel-from = "source"``) build both files from the
-    source folder; the others build the wheel from the sdist.
+    source folder; the others build the wheel from the sdist. Packages with the same
+    ``build-system.requires`` share one isolated environment (``buildenv``).
     """
     import sysconfig
 
@@ -174,7 +179,7 @@ def build_release(
     # read None for a variable another is computing; fill it here, before the threads.
     sysconfig.get_config_vars()
 
-    def one(package: str) -> list[Dist]:
+    def one(package: str, environments: BuildEnvironments) -> list[Dist]:
         with tempfile.TemporaryDirectory(prefix="release-build-") as scratch:
             files = build_package(
                 tree / package,
@@ -183,6 +188,7 @@ def build_release(
                 installer=installer,
                 name=package,
                 wheel_from="source" if package in from_source else "sdist",
+                environments=environments,
             )
             dists = []
             for kind, path in files:
@@ -194,9 +200,21 @@ def build_release(
         return dists
 
     workers = max(1, min(len(packages), os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
-        results = list(pool.map(one, packages))
+    with (
+        environments_for(installer) as environments,
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool,
+    ):
+        results = list(pool.map(partial(one, environments=environments), packages))
     return [dist for result in results for dist in result]
+
+
+def environments_for(installer: str) -> BuildEnvironments:
+    """The shared build environments of one build, installing with ``install_requirements``."""
+
+    def install(env: Any, requirements: Collection[str]) -> None:
+        install_requirements(env.path, env.python_executable, installer, requirements)
+
+    return BuildEnvironments(installer, install)
 
 
 def build_package(
@@ -207,37 +225,43 @@ def build_package(
     installer: str,
     name: str | None = None,
     wheel_from: str = "sdist",
+    environments: BuildEnvironments | None = None,
 ) -> list[tuple[str, Path]]:
     """Build the sdist of ``source``, then the wheel, into ``out``.
 
     The wheel comes from the unpacked sdist, or with ``wheel_from="source"`` from ``source``.
     ``name`` is the package as the configuration lists it (default: the folder's name).
+    ``environments``: the build's shared environments (default: ones of this package alone).
     """
     from build import BuildBackendException, BuildException, ProjectBuilder
-    from build.env import DefaultIsolatedEnv
 
     runner = _runner({"SOURCE_DATE_EPOCH": str(epoch)})
     name = name or source.name
     try:
-        with DefaultIsolatedEnv(installer=installer) as env:  # type: ignore[arg-type]
-            install = partial(install_requirements, env.path, env.python_executable, installer)
-            builder = ProjectBuilder.from_isolated_env(env, source, runner=runner)
-            install(builder.build_system_requires)
-            install(builder.get_requires_for_build("sdist"))
-            sdist = Path(builder.build("sdist", out))
+        with ExitStack() as stack:
+            if environments is None:
+                environments = stack.enter_context(environments_for(installer))
+            requires = ProjectBuilder(source, runner=runner).build_system_requires
+            package = stack.enter_context(environments.lease(requires))
+
+            def hooks(root: Path) -> Any:
+                """The hooks of ``root`` in the package's environment as it is now."""
+                return ProjectBuilder.from_isolated_env(package.env, root, runner=runner)
+
+            package.need(hooks(source).get_requires_for_build("sdist"))
+            sdist = Path(hooks(source).build("sdist", out))
             reproducible_sdist(name, sdist, epoch)
             if wheel_from == "source":
-                install(builder.get_requires_for_build("wheel"))
-                wheel = Path(builder.build("wheel", out))
+                package.need(hooks(source).get_requires_for_build("wheel"))
+                wheel = Path(hooks(source).build("wheel", out))
             else:
                 with tempfile.TemporaryDirectory(prefix="release-sdist-") as unpacked:
                     root = _unpack_sdist(sdist, Path(unpacked))
-                    wheel_builder = ProjectBuilder.from_isolated_env(env, root, runner=runner)
                     try:
-                        install(wheel_builder.get_requires_for_build("wheel"))
-                        wheel = Path(wheel_builder.build("wheel", out))
+                        package.need(hooks(root).get_requires_for_build("wheel"))
+                        wheel = Path(hooks(root).build("wheel", out))
                     except BuildBackendException as error:
-                        if not _wheel_builds(builder, install):
+                        if not _wheel_builds(source, package, hooks):
                             raise
                         raise not_self_contained(name, _backend_text(error), root) from None
     except BuildBackendException as error:
@@ -340,14 +364,14 @@ def _backend_text(error: Exception) -> str:
     return str(error)
 
 
-def _wheel_builds(builder: Any, install: Callable[[Collection[str]], None]) -> bool:
+def _wheel_builds(source: Path, package: PackageEnvironment, hooks: Callable[[Path], Any]) -> bool:
     """Whether the wheel builds from the source folder (into a scratch folder, then dropped)."""
     from build import BuildBackendException, BuildException
 
     try:
         with tempfile.TemporaryDirectory(prefix="release-source-wheel-") as scratch:
-            install(builder.get_requires_for_build("wheel"))
-            builder.build("wheel", scratch)
+            package.need(hooks(source).get_requires_for_build("wheel"))
+            hooks(source).build("wheel", scratch)
     except (BuildBackendException, BuildException, subprocess.CalledProcessError, OSError):
         return False
     return True
