@@ -21,6 +21,7 @@ from release.core.gitauth import (
     token_of,
     without_token,
 )
+from release.core.gitobjects import cat_file, cat_file_batch, decoded
 
 # How often a push that lost a race to another push (a moved branch or notes ref) is retried.
 PUSH_ATTEMPTS = 5
@@ -52,6 +53,26 @@ def _cause(stderr: str, returncode: int) -> str:
 
 _FULL_HASH = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
+# ``git remote`` and ``git config`` forms that only read (anything else may change a URL).
+_REMOTE_READS = frozenset({"get-url", "show", "-v", "--verbose"})
+_CONFIG_READS = frozenset({"--get", "--get-all", "--get-regexp", "--get-urlmatch", "--list", "-l"})
+
+
+def _may_change_remotes(args: Sequence[str]) -> bool:
+    """Whether ``git <args>`` may change a remote's URL (``git remote set-url``, ``git config
+    remote.origin.url ...``): the remembered URLs are then forgotten."""
+    index = 0
+    while index < len(args) and args[index] in ("-c", "-C"):
+        index += 2  # options of git itself, before the command
+    if index >= len(args):
+        return False
+    command, rest = args[index], args[index + 1 :]
+    if command == "remote":
+        return bool(rest) and rest[0] not in _REMOTE_READS
+    if command == "config":
+        return not any(arg in _CONFIG_READS for arg in rest)
+    return False
+
 
 @dataclass(frozen=True)
 class TagInfo:
@@ -74,8 +95,11 @@ class Git:
         # Answers that cannot change while the process runs: the common git directory, and
         # files and listings of a commit named by its full hash (objects are immutable).
         self._git_dir: Path | None = None
-        self._shown: dict[tuple[str, str], str] = {}
-        self._listed: dict[str, list[str]] = {}
+        self._blobs: dict[tuple[str, str], bytes] = {}
+        self._entries: dict[str, list[tuple[str, str]]] = {}
+        # Remote URLs by remote name: forgotten whenever this wrapper runs a ``git remote``
+        # or ``git config`` that may change them (``_may_change_remotes``).
+        self._remote_urls: dict[str, str | None] = {}
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Git:
@@ -118,6 +142,8 @@ class Git:
         merged["LC_ALL"] = "C"
         if env:
             merged.update(without_token(env))
+        if _may_change_remotes(args):
+            self._remote_urls.clear()
         if args and args[0] in NETWORK_COMMANDS and token_of(base) is not None:
             remote = remote_argument(args)
             url = (self.remote_url(remote) or remote) if remote is not None else None
@@ -211,8 +237,16 @@ class Git:
         return self.out("rev-parse", "--is-shallow-repository") == "true"
 
     def remote_url(self, remote: str) -> str | None:
-        result = self.run("remote", "get-url", remote, check=False)
-        return result.stdout.strip() or None if result.returncode == 0 else None
+        """The URL of ``remote`` (None when there is no such remote).
+
+        Remembered per remote within the process: several checks ask it of one remote, and it
+        changes only through ``git remote``/``git config``, which ``run`` forgets it for.
+        """
+        if remote not in self._remote_urls:
+            result = self.run("remote", "get-url", remote, check=False)
+            url = result.stdout.strip() or None if result.returncode == 0 else None
+            self._remote_urls[remote] = url
+        return self._remote_urls[remote]
 
     def remote_head(self, remote: str) -> str | None:
         """The branch the remote's ``HEAD`` names (``git ls-remote --symref``), as the remote
@@ -252,14 +286,28 @@ class Git:
 
     # -- trees and files -----------------------------------------------------
 
-    def files(self, commit: str) -> list[str]:
-        if commit in self._listed:
-            return list(self._listed[commit])
-        out = self.run("ls-tree", "-r", "-z", "--name-only", commit).stdout
-        names = [name for name in out.split("\0") if name]
+    def entries(self, commit: str) -> list[tuple[str, str]]:
+        """(mode, path) of every file of ``commit`` (``git ls-tree -r --full-tree``), paths
+        from the top level.
+
+        One listing serves both the names (``files``) and the modes (the symbolic links a
+        version file must not be read through); a full commit hash's is remembered.
+        """
+        if commit in self._entries:
+            return list(self._entries[commit])
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout
+        entries = []
+        for entry in out.split("\0"):
+            if entry:
+                info, _, path = entry.partition("\t")
+                entries.append((info.split(" ", 1)[0], path))
         if _FULL_HASH.fullmatch(commit):
-            self._listed[commit] = names
-        return list(names)
+            self._entries[commit] = entries
+        return list(entries)
+
+    def files(self, commit: str) -> list[str]:
+        """The path of every file of ``commit``, from the top level, in git's order."""
+        return [path for _, path in self.entries(commit)]
 
     def show(self, commit: str, path: str) -> str | None:
         """The text of ``path`` in ``commit`` (None when it has no such file).
@@ -267,33 +315,55 @@ class Git:
         Raises a ``ReleaseError`` naming the file when it is not UTF-8 text. Files of a full
         commit hash are remembered within the process (a commit never changes).
         """
-        if (commit, path) in self._shown:
-            return self._shown[(commit, path)]
-        data = self.blob(commit, path)
-        if data is None:
-            return None  # not remembered: a later fetch may bring the object
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ReleaseError(
-                f"{path} in commit {commit[:12]} is not UTF-8 text "
-                f"(byte 0x{data[error.start]:02x} at offset {error.start})",
-                "save it as UTF-8",
-            ) from None
-        if _FULL_HASH.fullmatch(commit):
-            self._shown[(commit, path)] = text
-        return text
+        return decoded(commit, path, self.blob(commit, path))
+
+    def show_many(
+        self, commit: str, paths: Sequence[str], *, strict: bool = True
+    ) -> dict[str, str | None]:
+        """``show`` of each of ``paths`` in ``commit``, read by one git process.
+
+        A file that is not UTF-8 text raises as ``show`` does (the first of ``paths`` that
+        is not), or with ``strict=False`` is None like a missing one.
+        """
+        found = self.blobs(commit, paths)
+        texts: dict[str, str | None] = {}
+        for path in paths:
+            try:
+                texts[path] = decoded(commit, path, found[path])
+            except ReleaseError:
+                if strict:
+                    raise
+                texts[path] = None
+        return texts
 
     def blob(self, commit: str, path: str) -> bytes | None:
         """The bytes of ``path`` in ``commit`` (None when it has no such file)."""
-        result = subprocess.run(
-            ["git", "cat-file", "blob", f"{commit}:{path}"],
-            cwd=self.root,
-            capture_output=True,
-            env=without_token(os.environ if self._env is None else self._env),
-            check=False,
-        )
-        return result.stdout if result.returncode == 0 else None
+        return self.blobs(commit, [path])[path]
+
+    def blobs(self, commit: str, paths: Sequence[str]) -> dict[str, bytes | None]:
+        """The bytes of each of ``paths`` in ``commit`` (None: no such file), from one
+        ``git cat-file --batch`` for those not yet read.
+
+        Files of a full commit hash are remembered; a missing one is not (a later fetch may
+        bring the object).
+        """
+        found: dict[str, bytes | None] = {}
+        wanted: list[str] = []
+        for path in paths:
+            if (commit, path) in self._blobs:
+                found[path] = self._blobs[(commit, path)]
+            elif path not in wanted:
+                wanted.append(path)
+        env = without_token(os.environ if self._env is None else self._env)
+        batched = [path for path in wanted if "\n" not in path and "\r" not in path]
+        # One file alone is read by ``git cat-file blob``, several by one batch.
+        read = cat_file_batch(self.root, env, commit, batched) if len(batched) > 1 else {}
+        for path in wanted:
+            data = read[path] if path in read else cat_file(self.root, env, commit, path)
+            found[path] = data
+            if data is not None and _FULL_HASH.fullmatch(commit):
+                self._blobs[(commit, path)] = data
+        return found
 
     def changed_files(self, base: str, head: str) -> list[str]:
         out = self.run("diff", "--name-only", "-z", "--no-renames", base, head).stdout

@@ -113,12 +113,9 @@ class CommitTree:
     def links(self) -> set[str]:
         """Every symbolic link of the commit (to a file or to a folder)."""
         if self._links is None:
-            out = self.git.run("ls-tree", "-r", "-z", "--full-tree", self.commit).stdout
-            self._links = {
-                entry.partition("\t")[2]
-                for entry in out.split("\0")
-                if entry.startswith(LINK_MODE + " ")
-            }
+            # The git wrapper's listing of the commit: the same one ``listing`` reads.
+            entries = self.git.entries(self.commit)
+            self._links = {path for mode, path in entries if mode == LINK_MODE}
         return self._links
 
     def target(self, link: str) -> str:

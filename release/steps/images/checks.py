@@ -71,12 +71,10 @@ def builder_check(
         from release.steps.images.engine import engine_platform
 
         engine = machine_platform() if ctx.options.offline else engine_platform(ctx.env)
-    dockerfiles: dict[str, str | None] = {}
-    for image in images:
-        try:
-            dockerfiles[image.name] = ctx.git.show(ctx.commit, image.dockerfile)
-        except ReleaseError:
-            dockerfiles[image.name] = None  # not text: its build says what is wrong
+    # One git process for every Dockerfile; one that is not text is None: its build says
+    # what is wrong.
+    texts = ctx.git.show_many(ctx.commit, [image.dockerfile for image in images], strict=False)
+    dockerfiles = {image.name: texts[image.dockerfile] for image in images}
     qemu = building or not ctx.options.skip_credentials
     return builder_problems(images, dockerfiles, ctx.env, engine, qemu=qemu)
 
