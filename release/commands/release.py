@@ -89,9 +89,14 @@ def guard_local_release(ctx: ReleaseContext, *, local: bool) -> None:
 
 def releasing_workflow(git: Git, commit: str, prefix: str) -> str | None:
     """The GitHub Actions workflow of ``commit`` that releases ``prefix``* tags, if any."""
-    for name in git.files(commit):
-        if name.startswith(".github/workflows/") and name.endswith((".yml", ".yaml")):
-            text = git.show(commit, name) or ""
-            if "tags" in text and prefix in text:
-                return name
+    workflows = [
+        name
+        for name in git.files(commit)
+        if name.startswith(".github/workflows/") and name.endswith((".yml", ".yaml"))
+    ]
+    git.blobs(commit, workflows)  # every workflow by one git process; ``show`` reuses them
+    for name in workflows:
+        text = git.show(commit, name) or ""
+        if "tags" in text and prefix in text:
+            return name
     return None

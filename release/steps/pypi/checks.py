@@ -110,8 +110,10 @@ def project_names(ctx: ReleaseContext) -> list[str]:
     import tomllib
 
     names = []
-    for package in ctx.config.packages:
-        text = ctx.git.show(ctx.commit, package.pyproject)
+    pyprojects = [package.pyproject for package in ctx.config.packages]
+    texts = ctx.git.show_many(ctx.commit, pyprojects)  # one git process for every package
+    for pyproject in pyprojects:
+        text = texts[pyproject]
         if text is None:
             continue
         try:
