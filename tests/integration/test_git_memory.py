@@ -11,7 +11,8 @@ import pytest
 from release.core.errors import ReleaseError
 from release.core.git import Git
 from release.core.writers.trees import CommitTree
-from tests.repos import make_repo
+from tests.integration.test_startup_imports import credentials
+from tests.repos import Repo, make_repo
 
 
 def test_a_file_of_a_commit_fetched_later_is_shown_once_fetched(tmp_path: Path):
@@ -138,3 +139,24 @@ def test_a_name_a_batch_cannot_carry_is_read_on_its_own(tmp_path: Path):
     git = Git(repo.path, repo.env)
     texts = git.show_many(commit, ["line\nbreak.txt", "a.txt"])
     assert texts == {"line\nbreak.txt": "two\n", "a.txt": "one\n"}
+
+
+def test_check_version_asks_git_each_question_once(demo_repo: Repo, tmp_path: Path):
+    """Start-up (``bench/startup.py``): every git command of ``check-version --offline``
+    with every step configured is a different one (no URL, listing or file read twice)."""
+    demo_repo.tag("version/1.0.0")
+    home = tmp_path / "home"
+    home.mkdir()
+    trace = tmp_path / "git-trace.log"
+    env = {**credentials(), "HOME": str(home), "GIT_TRACE": str(trace)}
+    env.pop("PYTHONPROFILEIMPORTTIME")
+    result = demo_repo.invoke("check-version", "--tag", "version/1.0.0", "--offline", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    commands = [
+        line.split("trace: built-in: ", 1)[1]
+        for line in trace.read_text().splitlines()
+        if "trace: built-in: " in line
+    ]
+    repeated = sorted({c for c in commands if commands.count(c) > 1})
+    assert commands and repeated == []
+    assert sum("cat-file blob" in c and "Dockerfile" in c for c in commands) == 0
