@@ -39,6 +39,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from release.core import console
@@ -347,7 +348,12 @@ class PushImage:
         existing: dict[str, dict[str, str]] = {}
         if not (ctx.options.offline and ctx.options.dry_run):
             with RegistryClient(registry, *credentials) as client:
-                existing = {t.name: existing_tags(client, t) for t in targets}
+                # One round trip per tag: asked for every image at once, not one by one.
+                found = concurrently(partial(existing_tags, client), targets)
+                failed = [f for f in found if isinstance(f, BaseException)]
+                if failed:
+                    raise failed[0]
+                existing = dict(zip((t.name for t in targets), found, strict=True))
                 refuse_foreign_tags(ctx, client, targets, existing)
         done = [t for t in targets if t.version_tag in existing.get(t.name, {})]
         for target in done:
