@@ -46,7 +46,7 @@ from release.core import console
 from release.core.config import Registry
 from release.core.errors import ReleaseError, StepError
 from release.run.context import ReleaseContext
-from release.run.step import Step, StepResult
+from release.run.step import Step, StepResult, run_staged
 from release.run.worktree import release_tree
 from release.steps.images.buildah import Buildah, BuiltIndex
 from release.steps.images.channel_moves import move_channels_after_push
@@ -322,13 +322,7 @@ class PushImage:
 
     def run(self, ctx: ReleaseContext) -> StepResult:
         """Build, then push (or, in a dry run, list what would be pushed)."""
-        prepared = self.prepare(ctx)
-        try:
-            if ctx.options.dry_run:
-                return self.describe(ctx, prepared)
-            return self.publish(ctx, prepared)
-        finally:
-            self.cleanup(prepared)
+        return run_staged(self, ctx)
 
     def cleanup(self, prepared: PreparedImages) -> None:
         """Remove buildah's private storage (the engine's images stay in the engine)."""
