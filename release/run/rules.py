@@ -60,10 +60,6 @@ class Policy:
             config, self.config, self.where, remote=self.remote, branch=self.branch
         )
 
-    def govern(self, config: Config) -> Config:
-        """``config`` (of the tagged commit) with these rules in force."""
-        return self.effective(config)[0]
-
 
 def in_github_actions(env: Mapping[str, str]) -> bool:
     return env.get("GITHUB_ACTIONS") == "true"

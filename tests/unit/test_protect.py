@@ -139,7 +139,7 @@ def test_signatures_are_not_checked_unless_required() -> None:
 def test_the_default_branch_rules_replace_those_of_the_tagged_commit() -> None:
     tagged = Config(maintainers=("mallory",), yanked=(), require_signed_tags=False)
     main = Config(maintainers=("alice",), yanked=("1.0.0",), require_signed_tags=True)
-    governed = Policy("origin/main", "c0ffee", main).govern(tagged)
+    governed, _ = Policy("origin/main", "c0ffee", main).effective(tagged)
     assert governed.maintainers == ("alice",)
     assert governed.yanked == ("1.0.0",)
     assert governed.require_signed_tags is True
