@@ -15,7 +15,6 @@ TAG_HELP = (
     "the version tag, e.g. version/4.2.0 (default: $RELEASE_TAG, then $GITHUB_REF_NAME "
     "on a tag push, then the single version tag on HEAD)"
 )
-DRY_RUN_HELP = "check and build, show what would be done, change nothing"
 OFFLINE_HELP = "skip the checks that need the network"
 BRANCH_HELP = "the allowed branch the release belongs to, when the tag is on several"
 FROM_HELP = (

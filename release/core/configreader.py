@@ -43,9 +43,6 @@ class TableReader:
         self.used.add(name)
         return self.table.get(name)
 
-    def has(self, name: str) -> bool:
-        return name in self.table
-
     def string(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
         value = self.get(name)
         if value is None:
