@@ -333,17 +333,35 @@ def test_where_trusted_publishing_cannot_work_the_pre_flight_says_why_before_any
     assert world.files() == []
 
 
-def test_a_token_near_its_end_is_replaced_before_the_next_request(servers: Make) -> None:
-    """In-process: the publisher renews by the ``expires`` the index gave, before a request."""
-    from release.steps.pypi.oidc import TrustedPublisher
+class Ahead:
+    """A clock ``ahead`` seconds past the real one (every other ``time`` function as is)."""
 
-    world = servers(lifetime=3)  # renewed once less than a third (1 s) is left
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def test_a_token_near_its_end_is_replaced_before_the_next_request(
+    servers: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process: the publisher renews by the ``expires`` the index gave, before a request;
+    its clock is moved on instead of waiting (the index's stays real)."""
+    from release.steps.pypi import oidc
+
+    clock = Ahead()
+    monkeypatch.setattr(oidc, "time", clock)
+    world = servers(lifetime=900)  # renewed once less than 300 s (a third, at most 5 min) is left
     env = {**world.actions.env(), **world.index.env()}
-    publisher = TrustedPublisher(world.index.upload_url, env)
+    publisher = oidc.TrustedPublisher(world.index.upload_url, env)
     first = publisher.token()
     assert publisher.token() == first
     assert world.index.exchanges == ["ok"]
-    time.sleep(2.2)
+    clock.ahead = 700.0  # 200 s left: within the last 300
     second = publisher.token()
     assert second != first
     assert world.index.minted == [first, second]
