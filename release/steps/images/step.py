@@ -376,6 +376,7 @@ class PushImage:
     def describe(self, ctx: ReleaseContext, prepared: PreparedImages) -> StepResult:
         """The dry run: every tag that would be pushed, and those that exist and are kept."""
         rows = []
+        details = []  # one "would push <ref>" per tag that would be pushed
         indexes = {b.target.name: b for b in prepared.built if isinstance(b, BuiltIndex)}
         for target in prepared.targets:
             held = prepared.existing.get(target.name, {})
@@ -383,17 +384,13 @@ class PushImage:
             index = indexes.get(target.name)
             what = f" (an index of {', '.join(index.platforms)})" if index else ""
             for tag in target.push_order:
-                rows.append(
-                    [target.ref(tag), "exists: kept" if complete or tag in held else "would push"]
-                )
-                rows[-1][1] += what if rows[-1][1] == "would push" else ""
+                if complete or tag in held:
+                    rows.append([target.ref(tag), "exists: kept"])
+                else:
+                    rows.append([target.ref(tag), f"would push{what}"])
+                    details.append(f"would push {target.ref(tag)}{what}")
         console.table("push-image --dry-run", ["tag", "what happens"], rows)
-        count = sum(1 for row in rows if row[1].startswith("would push"))
-        details = [
-            f"would push {row[0]}{row[1].removeprefix('would push')}"
-            for row in rows
-            if row[1].startswith("would push")
-        ]
+        count = len(details)
         for index in indexes.values():
             details += [f"built {index.target.name} for {p}: {i}" for p, i in index.images]
         if not ctx.options.offline:
