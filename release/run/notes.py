@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from release.core import console
+from release.core.gitobjects import decoded
 from release.core.version import Kind, ReleaseVersion, try_parse_tag
 from release.run.changelog import changelog_section, commit_message_pattern, github_anchor
 from release.run.links import (
@@ -61,9 +62,11 @@ def changelog_problems(git: Git, commit: str, config: Config) -> list[str]:
     """A changelog the notes would quote must be UTF-8 text: checked before the release's
     first side effect (the announcement and the GitHub release are made last)."""
     changelog = config.discord.changelog if config.discord else None
+    paths = [changelog] if changelog else list(CHANGELOG_CANDIDATES)
+    found = git.blobs(commit, paths)  # every candidate by one git process
     problems = []
-    for path in [changelog] if changelog else list(CHANGELOG_CANDIDATES):
-        data = git.blob(commit, path)
+    for path in paths:
+        data = found[path]
         if data is None:
             continue
         if b"\0" in data:
@@ -115,8 +118,9 @@ def release_notes(
     """The changelog section of ``version``, else the commit subjects since the previous release."""
     changelog = config.discord.changelog if config.discord else None
     candidates = [changelog] if changelog else list(CHANGELOG_CANDIDATES)
+    files = git.blobs(commit, candidates)  # every candidate by one git process
     for path in candidates:
-        text = git.show(commit, path)
+        text = decoded(commit, path, files[path])  # as ``git.show`` reads it
         if text is None:
             continue
         markdown = not path.lower().endswith((".rst", ".txt"))
