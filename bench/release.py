@@ -163,8 +163,7 @@ def reference(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, 
         phases[name] = time.perf_counter() - started
 
     _write_versions(repo)
-    log.append(run(["git", "commit", "-q", "-am", f"Updated the version to {NEW}"], work, env))
-    log.append(run(["git", "push", "-q", "origin", "HEAD:main"], work, env))
+    log.append(_commit_versions(work, env))
     phase("version committed and pushed")
     dist = work / "dist"
     # A project whose sdists are not self-contained builds both files from the source folder.
@@ -178,21 +177,7 @@ def reference(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, 
         upload = [sys.executable, "-m", "twine", "upload", "--non-interactive"]
         log.append(run([*upload, "--repository-url", svc.upload_url, *files], work, env))
     phase("packages uploaded")
-    for j, image in enumerate(repo.images):
-        ref = f"{svc.registry_host}/{image}:{NEW}"
-        build = ["docker", "build", "-q", "-f", f"docker/img{j}.Dockerfile"]
-        build += ["--build-arg", f"TAG={NEW}", "--build-arg", "BASE=1.1", "-t", ref, "."]
-        log.append(run(build, work, env))
-        log.append(run(["docker", "push", ref], work, env))
-    phase("images built and pushed")
-    for image in repo.images:
-        version = f"{svc.registry_host}/{image}:{NEW}"
-        for channel in CHANNELS:
-            target = f"{svc.registry_host}/{image}:{channel}"
-            log.append(run(["docker", "pull", version], work, env))
-            log.append(run(["docker", "tag", version, target], work, env))
-            log.append(run(["docker", "push", target], work, env))
-    phase("channels pulled, tagged and pushed")
+    log.append(_seed_images(repo, svc, env, started, phases))
     return time.perf_counter() - started, "".join(log), phases
 
 
@@ -209,8 +194,7 @@ def tuned(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str,
         phases[name] = time.perf_counter() - started
 
     _sed_versions(repo, work, env, log)
-    log.append(run(["git", "commit", "-q", "-am", f"Updated the version to {NEW}"], work, env))
-    log.append(run(["git", "push", "-q", "origin", "HEAD:main"], work, env))
+    log.append(_commit_versions(work, env))
     phase("version committed and pushed")
     dist = work / "dist"
     both = ["--sdist", "--wheel"] if repo.wheel_from == "source" else []
@@ -285,8 +269,7 @@ def own(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str, P
         phases[name] = time.perf_counter() - started
 
     _sed_versions(repo, work, env, log)
-    log.append(run(["git", "commit", "-q", "-am", f"Updated the version to {NEW}"], work, env))
-    log.append(run(["git", "push", "-q", "origin", "HEAD:main"], work, env))
+    log.append(_commit_versions(work, env))
     phase("version committed and pushed")
     for package in repo.packages:
         log.append(run([sys.executable, "setup.py", "sdist", "bdist_wheel"], work / package, env))
@@ -297,14 +280,15 @@ def own(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str, P
         log.append(run([*upload, "--repository-url", svc.upload_url, *files], work, env))
     phase("packages uploaded")
     if repo.images:
-        _, text, _ = _seed_images(repo, svc, env, started, phases)
-        log.append(text)
+        log.append(_seed_images(repo, svc, env, started, phases))
     return time.perf_counter() - started, "".join(log), phases
 
 
 def _seed_images(
     repo: Scaled, svc: Services, env: dict[str, str], started: float, phases: Phases
-) -> tuple[float, str, Phases]:
+) -> str:
+    """The seed's image steps: build and push each, then pull, tag and push each channel;
+    the two phases go into ``phases``, the output is returned."""
     work = repo.work
     log: list[str] = []
     for j, image in enumerate(repo.images):
@@ -322,7 +306,13 @@ def _seed_images(
             log.append(run(["docker", "tag", version, target], work, env))
             log.append(run(["docker", "push", target], work, env))
     phases["channels pulled, tagged and pushed"] = time.perf_counter() - started
-    return time.perf_counter() - started, "".join(log), phases
+    return "".join(log)
+
+
+def _commit_versions(work: Path, env: dict[str, str]) -> str:
+    """The version commit, pushed to main, as every hand-written pipeline makes it."""
+    commit = run(["git", "commit", "-q", "-am", f"Updated the version to {NEW}"], work, env)
+    return commit + run(["git", "push", "-q", "origin", "HEAD:main"], work, env)
 
 
 def _sed_versions(repo: Scaled, work: Path, env: dict[str, str], log: list[str]) -> None:
