@@ -27,6 +27,7 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+MANIFEST_TYPES = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST))
 
 
 def sha256(data: bytes) -> str:
@@ -38,6 +39,26 @@ def session() -> requests.Session:
     http = requests.Session()
     http.trust_env = False
     return http
+
+
+def tag_digests(base_url: str, repo: str, auth: tuple[str, str] | None = None) -> dict[str, str]:
+    """Every tag of ``repo`` and the digest of the manifest it points to ({}: no such repo)."""
+    with session() as http:
+        listed = http.get(f"{base_url}/v2/{repo}/tags/list", auth=auth, timeout=30)
+        if listed.status_code == 404:
+            return {}
+        listed.raise_for_status()
+        found = {}
+        for tag in listed.json().get("tags") or []:
+            head = http.head(
+                f"{base_url}/v2/{repo}/manifests/{tag}",
+                headers={"Accept": MANIFEST_TYPES},
+                auth=auth,
+                timeout=30,
+            )
+            head.raise_for_status()
+            found[tag] = head.headers["Docker-Content-Digest"]
+    return found
 
 
 def upload_blob(

@@ -17,7 +17,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-import requests
 
 from devservices.engine import DockerEngine
 from devservices.registry import Registry
@@ -25,21 +24,22 @@ from release.pipeline.preflight import resolve
 from release.run.context import Options
 from release.steps.images.oci import OCI_MANIFEST
 from release.steps.images.step import PUSH_IMAGE
-from tests.oci import OCI_CONFIG, OCI_LAYER, Pushed, api_index, put_manifest, session, upload_blob
+from tests.oci import (
+    OCI_CONFIG,
+    OCI_LAYER,
+    Pushed,
+    api_index,
+    put_manifest,
+    session,
+    tag_digests,
+    upload_blob,
+)
 from tests.repos import Repo, clean_env, drop_release_tables, make_repo
 
 pytestmark = [pytest.mark.docker, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 SOURCE = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/demo"}
 NO_CREDENTIALS = {"RELEASE_REGISTRY_USERNAME": "", "RELEASE_REGISTRY_PASSWORD": ""}
-ACCEPT = ", ".join(
-    [
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.oci.image.index.v1+json",
-    ]
-)
 REVISION = "org.opencontainers.image.revision"
 
 
@@ -74,22 +74,6 @@ def errors(result: subprocess.CompletedProcess[str]) -> list[str]:
     return found
 
 
-def tags(registry: Registry, name: str) -> dict[str, str]:
-    """Every tag of ``name`` in the registry and the digest it points to."""
-    answer = requests.get(f"{registry.url}/v2/{name}/tags/list", timeout=30)
-    if answer.status_code == 404:
-        return {}
-    answer.raise_for_status()
-    found = {}
-    for tag in answer.json().get("tags") or []:
-        head = requests.head(
-            f"{registry.url}/v2/{name}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=30
-        )
-        head.raise_for_status()
-        found[tag] = head.headers["Docker-Content-Digest"]
-    return found
-
-
 def commit_of(repo: Repo, version: str) -> str:
     return repo.git("rev-parse", f"version/{version}^{{commit}}")
 
@@ -116,7 +100,7 @@ def plant(engine: DockerEngine, registry: Registry, name: str, tag: str, **label
             assert "error" not in event, event
     finally:
         client.close()
-    return tags(registry, name)[tag]
+    return tag_digests(registry.url, name)[tag]
 
 
 # -- another commit's image under the version tag -------------------------------------------
@@ -132,7 +116,7 @@ def test_a_version_tag_holding_another_commits_image_is_refused_before_any_push(
     ours = next_commit(repo, "2.6.0")
     # Someone pushed 2.6.0 by hand, from the 2.5.0 commit.
     planted = plant(docker_engine, registry, "demo/node", "2.6.0", **{REVISION: older})
-    before = {name: tags(registry, name) for name in ("demo/node", "demo/server")}
+    before = {name: tag_digests(registry.url, name) for name in ("demo/node", "demo/server")}
     assert before["demo/node"]["latest"] != planted
 
     result = invoke(repo, "push-image", "2.6.0")
@@ -143,7 +127,9 @@ def test_a_version_tag_holding_another_commits_image_is_refused_before_any_push(
     assert "release a new version" in error
     assert "Step 1/" not in result.stderr  # refused before any build
     # Nothing pushed, no channel moved: the registry is as it was.
-    assert {name: tags(registry, name) for name in ("demo/node", "demo/server")} == before
+    assert {
+        name: tag_digests(registry.url, name) for name in ("demo/node", "demo/server")
+    } == before
 
     # check-version reports it among the pre-flight problems (the step's online checks).
     checked = invoke(repo, "check-version", "2.6.0")
@@ -156,7 +142,9 @@ def test_a_version_tag_holding_another_commits_image_is_refused_before_any_push(
     [error] = errors(released)
     assert f"{ref} exists and holds another image" in error
     assert repo.git("ls-remote", "origin", "refs/heads/main") == main
-    assert {name: tags(registry, name) for name in ("demo/node", "demo/server")} == before
+    assert {
+        name: tag_digests(registry.url, name) for name in ("demo/node", "demo/server")
+    } == before
 
 
 def test_an_unlabelled_image_under_the_version_tag_is_refused_and_the_step_checks_it_itself(
@@ -168,13 +156,13 @@ def test_an_unlabelled_image_under_the_version_tag_is_refused_and_the_step_check
     [error] = errors(invoke(repo, "push-image", "2.4.1"))
     assert f"demo/node:2.4.1 exists and holds another image ({planted})" in error
     assert f"its revision is no {REVISION} label, this release's is " in error
-    assert tags(registry, "demo/server") == {}
+    assert tag_digests(registry.url, "demo/server") == {}
     # The step refuses by itself too, before its first build (a tag planted after the checks).
     ctx = resolve("version/2.4.1", Options(env=clean_env(repo.env)), start=repo.path)
     with pytest.raises(Exception, match="exists and holds another image") as raised:
         PUSH_IMAGE.prepare(ctx)
     assert "release a new version" in str(raised.value)
-    assert tags(registry, "demo/node") == {"2.4.1": planted}
+    assert tag_digests(registry.url, "demo/node") == {"2.4.1": planted}
 
 
 # -- this release's image: done ----------------------------------------------------------------
@@ -186,7 +174,7 @@ def test_the_same_commits_image_is_done_after_a_lost_answer(
     repo = demo(tmp_path, docker_engine, registry)
     repo.tag("version/2.5.0")
     ok(invoke(repo, "push-image", "2.5.0"))
-    pushed = tags(registry, "demo/node")
+    pushed = tag_digests(registry.url, "demo/node")
     # The answer was lost: no local state, no note on the remote. The labels decide.
     for record in (repo.path / ".git" / "release-state").glob("*.json"):
         record.unlink()
@@ -195,7 +183,7 @@ def test_the_same_commits_image_is_done_after_a_lost_answer(
     again = ok(invoke(repo, "push-image", "2.5.0"))
     assert "demo/node:2.5.0 exists in the registry" in again.stderr
     assert "Step 1/" not in again.stderr  # not rebuilt
-    assert tags(registry, "demo/node") == pushed
+    assert tag_digests(registry.url, "demo/node") == pushed
 
 
 def test_a_planted_image_of_the_same_commit_is_done_and_the_channels_move_onto_it(
@@ -206,10 +194,10 @@ def test_a_planted_image_of_the_same_commit_is_done_and_the_channels_move_onto_i
     ours = commit_of(repo, "2.5.0")
     planted = plant(docker_engine, registry, "demo/node", "2.5.0", **{REVISION: ours})
     ok(invoke(repo, "push-image", "2.5.0"))
-    node = tags(registry, "demo/node")
+    node = tag_digests(registry.url, "demo/node")
     assert node["2.5.0"] == planted  # kept, never overwritten
     assert node["latest"] == node["2.5"] == planted
-    assert "2.5.0" in tags(registry, "demo/server")
+    assert "2.5.0" in tag_digests(registry.url, "demo/server")
 
 
 # -- a multi-arch index: every platform must carry the tagged commit --------------------------
@@ -268,7 +256,7 @@ def test_a_multi_arch_index_is_this_releases_when_every_platform_carries_the_com
     digest = index_of(registry, "2.7.0", images)
     result = ok(invoke(repo, "push-image", "2.7.0"))
     assert "demo/node:2.7.0 exists in the registry" in result.stderr
-    node = tags(registry, "demo/node")
+    node = tag_digests(registry.url, "demo/node")
     assert node["2.7.0"] == node["latest"] == digest  # the index moved intact
 
 
@@ -286,5 +274,5 @@ def test_a_multi_arch_index_whose_platforms_disagree_is_refused_naming_each(
     index_of(registry, "2.7.0", images)
     [error] = errors(invoke(repo, "push-image", "2.7.0"))
     assert f"its revisions are {ours} (linux/amd64), {other} (linux/arm64)" in error
-    assert set(tags(registry, "demo/node")) == {"2.7.0"}
-    assert tags(registry, "demo/server") == {}
+    assert set(tag_digests(registry.url, "demo/node")) == {"2.7.0"}
+    assert tag_digests(registry.url, "demo/server") == {}

@@ -9,16 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from devservices.engine import DockerEngine
 from devservices.registry import Registry
+from tests.oci import tag_digests
 from tests.repos import Repo, make_repo
 
 pytestmark = [pytest.mark.docker, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 NO_CREDENTIALS = {"RELEASE_REGISTRY_USERNAME": "", "RELEASE_REGISTRY_PASSWORD": ""}
-ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 CORE = '[[tool.release.images]]\nname = "app/core"\ndockerfile = "core.Dockerfile"\n'
 GPU = (
     '[[tool.release.images]]\nname = "app/gpu"\ndockerfile = "gpu.Dockerfile"\n'
@@ -55,21 +54,6 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
     return result
 
 
-def tags(registry: Registry, name: str) -> dict[str, str]:
-    answer = requests.get(f"{registry.url}/v2/{name}/tags/list", timeout=30)
-    if answer.status_code == 404:
-        return {}
-    answer.raise_for_status()
-    found = {}
-    for tag in answer.json().get("tags") or []:
-        head = requests.head(
-            f"{registry.url}/v2/{name}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=30
-        )
-        head.raise_for_status()
-        found[tag] = head.headers["Docker-Content-Digest"]
-    return found
-
-
 def next_tag(repo: Repo, version: str) -> None:
     repo.write("core.txt", f"core {version}\n")
     repo.commit(f"core for {version}")
@@ -85,7 +69,7 @@ def test_a_minor_image_is_built_for_x_y_0_and_skipped_for_x_y_1(
     opened = json.loads(ok(repo.invoke("check-version", "--tag", "version/1.2.0", "--json")).stdout)
     assert opened["image_tags"] == {"app/core": ["1.2.0"], "app/gpu": ["1.2.0"]}
     ok(repo.invoke("push-image", "--tag", "version/1.2.0"))
-    gpu = tags(registry, "app/gpu")
+    gpu = tag_digests(registry.url, "app/gpu")
     assert set(gpu) == {"1.2.0", "1.2", "latest", "troltunga"}
 
     next_tag(repo, "1.2.1")
@@ -97,8 +81,8 @@ def test_a_minor_image_is_built_for_x_y_0_and_skipped_for_x_y_1(
 
     pushed = ok(repo.invoke("push-image", "--tag", "version/1.2.1"))
     assert "app/gpu" not in pushed.stderr.replace("skips app/gpu", "")
-    assert "1.2.1" in tags(registry, "app/core")
-    assert tags(registry, "app/gpu") == gpu  # not built, not pushed, no channel moved
+    assert "1.2.1" in tag_digests(registry.url, "app/core")
+    assert tag_digests(registry.url, "app/gpu") == gpu  # not built, not pushed, no channel moved
 
 
 def test_push_image_is_skipped_with_the_reason_when_every_image_waits_for_a_minor(
@@ -112,8 +96,8 @@ def test_push_image_is_skipped_with_the_reason_when_every_image_waits_for_a_mino
     result = ok(repo.invoke("push-image", "--tag", "version/1.2.1"))
     assert 'push-image: skipped: app/gpu: release-on = "minor"' in result.stderr
     assert "Step 1/" not in result.stderr
-    assert tags(registry, "app/gpu") == {}
+    assert tag_digests(registry.url, "app/gpu") == {}
     # The next minor builds it.
     next_tag(repo, "1.3.0rc1")
     ok(repo.invoke("push-image", "--tag", "version/1.3.0rc1"))
-    assert set(tags(registry, "app/gpu")) == {"1.3.0rc1"}
+    assert set(tag_digests(registry.url, "app/gpu")) == {"1.3.0rc1"}

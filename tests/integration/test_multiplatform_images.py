@@ -29,6 +29,7 @@ from devservices.engine import DockerEngine
 from devservices.registry import Registry
 from release.steps.images.oci import OCI_INDEX
 from release.steps.images.platforms import machine_platform, qemu_registered
+from tests.oci import tag_digests
 from tests.repos import Repo, make_repo
 from tests.services import docker_required
 
@@ -125,18 +126,6 @@ def get(registry: Registry, path: str, auth: tuple[str, str] | None = None) -> r
     return response
 
 
-def tags(registry: Registry, name: str, auth: tuple[str, str] | None = None) -> dict[str, str]:
-    """Every tag of ``name`` and the digest it points to."""
-    listed = get(registry, f"/v2/{name}/tags/list", auth)
-    if listed.status_code == 404:
-        return {}
-    found = {}
-    for tag in listed.json().get("tags") or []:
-        answer = get(registry, f"/v2/{name}/manifests/{tag}", auth)
-        found[tag] = answer.headers["Docker-Content-Digest"]
-    return found
-
-
 def index(
     registry: Registry, name: str, ref: str, auth: tuple[str, str] | None = None
 ) -> tuple[str, dict[str, Any]]:
@@ -183,7 +172,7 @@ def test_a_two_platform_image_is_pushed_as_one_index_whose_manifests_name_both_p
         )
     )  # fmt: skip
     commit = commit_of(repo, "1.1.0")
-    held = tags(own_registry, "demo/agent")
+    held = tag_digests(own_registry.url, "demo/agent")
     media_type, body = index(own_registry, "demo/agent", "1.1.0")
     assert media_type == OCI_INDEX
     platforms = {
@@ -220,7 +209,7 @@ def test_a_two_platform_image_is_pushed_as_one_index_whose_manifests_name_both_p
     assert "STEP 1/" not in again.stderr
     for platform, digest in platforms.items():
         assert f"demo/agent {platform}: {digest}" in again.stderr
-    assert tags(own_registry, "demo/agent") == held
+    assert tag_digests(own_registry.url, "demo/agent") == held
 
     # `invoke channels` shows each channel's platforms and their digests.
     channels = ok(repo.invoke("channels"))
@@ -240,7 +229,7 @@ def test_dry_run_builds_every_platform_and_pushes_nothing(
     result = ok(invoke(repo, "push-image", "1.1.0", "--dry-run", DOCKER_HOST=nowhere))
     assert "linux/amd64 | STEP 1/" in result.stderr and "linux/arm64 | STEP 1/" in result.stderr
     assert "would push (an index of linux/amd64, linux/arm64)" in result.stdout
-    assert tags(own_registry, "demo/agent") == {}
+    assert tag_digests(own_registry.url, "demo/agent") == {}
     assert leftovers(tmp_path) == []
 
 
@@ -257,7 +246,7 @@ def test_a_failed_platform_build_names_the_platform_and_the_step_and_pushes_noth
     assert "building demo/agent for linux/amd64 failed at STEP 2/" in error
     assert "COPY missing.txt /x" in error
     assert "the last lines of the failed build of demo/agent:" in result.stderr
-    assert tags(own_registry, "demo/agent") == {}
+    assert tag_digests(own_registry.url, "demo/agent") == {}
     assert leftovers(tmp_path) == []  # the private storage is removed after a failure too
 
 
@@ -287,7 +276,7 @@ def test_a_planted_index_of_another_commit_is_refused_before_anything_is_built(
         timeout=30,
     ).raise_for_status()
     http.close()
-    before = tags(own_registry, "demo/agent")
+    before = tag_digests(own_registry.url, "demo/agent")
 
     result = invoke(repo, "push-image", "1.2.0")
     error = one_error(result)
@@ -296,7 +285,7 @@ def test_a_planted_index_of_another_commit_is_refused_before_anything_is_built(
     assert f"its revisions are {older} (linux/amd64), {older} (linux/arm64)" in error
     assert f"this release's is {ours}" in error
     assert "STEP 1/" not in result.stderr
-    assert tags(own_registry, "demo/agent") == before  # nothing pushed, no channel moved
+    assert tag_digests(own_registry.url, "demo/agent") == before  # nothing pushed, no channel moved
 
 
 # -- the pre-flight: buildah, QEMU --------------------------------------------------------------
@@ -329,7 +318,7 @@ def test_a_missing_buildah_is_reported_by_the_preflight_with_the_fix(
     assert "apt-get install buildah" in checked.stderr
     error = one_error(invoke(repo, "push-image", "1.1.0", **env))
     assert "buildah is not installed" in error and "apt-get install buildah" in error
-    assert tags(own_registry, "demo/agent") == {}
+    assert tag_digests(own_registry.url, "demo/agent") == {}
     # Offline too: it is this machine's tool, not a service.
     offline = invoke(repo, "check-version", "1.1.0", "--offline", **env)
     assert "push-image: buildah is not installed" in offline.stderr
@@ -366,7 +355,7 @@ def test_a_run_for_a_foreign_platform_without_qemu_is_refused_before_anything_is
     error = one_error(result)
     assert f"no QEMU handler for {foreign[6:]} is registered" in error
     assert "STEP 1/" not in result.stderr  # refused before any build
-    assert tags(own_registry, "demo/agent") == {}
+    assert tag_digests(own_registry.url, "demo/agent") == {}
 
 
 # -- credentials --------------------------------------------------------------------------------
@@ -421,7 +410,7 @@ def test_the_registry_credentials_reach_buildah_only_in_a_private_auth_file_remo
         # FROM scratch: the builds pull nothing, only the push gets the credentials.
         repo.tag("version/1.1.0")
         outputs = [ok(invoke(repo, "push-image", "1.1.0", **env))]
-        held = tags(locked, "demo/agent", (USERNAME, PASSWORD))
+        held = tag_digests(locked.url, "demo/agent", (USERNAME, PASSWORD))
         assert {"1.1.0", "latest"} <= set(held)
         first = log.read_text(encoding="utf-8")
         assert with_credentials(first) == ["manifest push --all"], first
@@ -476,7 +465,7 @@ def test_the_state_records_each_platforms_digest(
         for m in body["manifests"]
     }
     assert image["platforms"] == expected
-    assert image["digest"] == tags(own_registry, "demo/agent")["1.1.0"]
+    assert image["digest"] == tag_digests(own_registry.url, "demo/agent")["1.1.0"]
     # `invoke status` shows them too: in --json the record's fields, in its text the lines.
     status = ok(invoke(repo, "status", "1.1.0", "--json"))
     published = json.loads(status.stdout)["steps"]["push-image"]["published"]
