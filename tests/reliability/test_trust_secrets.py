@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,42 +28,18 @@ from urllib.parse import quote
 import pytest
 
 from tests.reliability.conftest import MakeWorld, assert_clean
-from tests.reliability.world import INDEX_PASSWORD, INDEX_USER, TAG, World
+from tests.reliability.world import INDEX_PASSWORD, INDEX_USER, TAG, Leak, World
 from tests.secrets import encoded_forms
 
 # Each line long enough to be a secret of its own; every character class an output escapes.
 MARKUP_SECRET = 'trust|pw<"with\\every%41-char\nsecond-line-of-the-pw'
 
 
-def everywhere(world: World, secret: str, user: str) -> list[str]:
+def everywhere(world: World, secret: str, user: str) -> list[Leak]:
     """Where any form of ``secret`` (or of the Basic credentials ``user:secret``) appears:
-    every run's output (``::add-mask::`` lines aside), every file of the scenario (clone,
-    remote, step summary, $GITHUB_OUTPUT) and every git object of the clone and the remote."""
-    forms = {**encoded_forms(secret), **encoded_forms(f"{user}:{secret}")}
-    found: list[str] = []
-
-    def scan(text: str, where: str) -> None:
-        found.extend(f"{what} in {where}" for form, what in forms.items() if form in text)
-
-    for number, outcome in enumerate(world.outcomes):
-        for stream, text in (("stdout", outcome.stdout), ("stderr", outcome.stderr)):
-            kept = "\n".join(
-                line for line in text.splitlines() if not line.startswith("::add-mask::")
-            )
-            scan(kept, f"{stream} of run {number} ({' '.join(outcome.args)})")
-    for path in sorted(world.root.rglob("*")):
-        relative = path.relative_to(world.root)
-        if path.is_file() and not path.is_symlink() and relative.parts[0] != "services":
-            scan(path.read_bytes().decode("latin-1"), str(relative))
-    for git_dir in (world.repo.path, world.repo.remote):
-        objects = subprocess.run(
-            ["git", "cat-file", "--batch-all-objects", "--batch"],
-            cwd=git_dir,
-            capture_output=True,
-            check=True,
-        ).stdout.decode("latin-1")
-        scan(objects, f"the git objects of {git_dir.name}")
-    return found
+    every run's output, every file of the scenario (clone, remote, step summary,
+    $GITHUB_OUTPUT) and every git object of the clone and the remote."""
+    return world.leaks(forms={**encoded_forms(secret), **encoded_forms(f"{user}:{secret}")})
 
 
 def announced(world: World) -> set[str]:

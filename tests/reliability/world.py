@@ -501,10 +501,12 @@ class World:
                 found.append(f"remote: {ref} {self.initial_refs.get(ref)} -> {refs.get(ref)}")
         return found
 
-    def leaks(self, since: int = 0) -> list[Leak]:
-        """Every place a known secret appears (must be none); ``since``: the runs from that
-        one on (every file is scanned in any case)."""
-        forms = secret_forms()
+    def leaks(self, since: int = 0, forms: dict[str, str] | None = None) -> list[Leak]:
+        """Every place a known secret appears (must be none): in the runs' output
+        (``::add-mask::`` lines aside), the scenario's files and the git objects of the clone
+        and the remote. ``since``: the runs from that one on (every file is scanned in any
+        case); ``forms``: {form: what it is} to look for (the world's secrets by default)."""
+        forms = secret_forms() if forms is None else forms
         found: list[Leak] = []
 
         def scan(text: str, where: str) -> None:
