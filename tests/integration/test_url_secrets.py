@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from devservices.pypi import PypiServer
+from tests.elsewhere import Listener, outside_address
 from tests.repos import Repo, drop_release_tables, make_repo
 from tests.secrets import encoded_forms
 
@@ -176,54 +174,13 @@ def test_an_upload_url_with_credentials_uploads_with_them_and_never_shows_them(
 # -- hole 5: credentials only over HTTPS ------------------------------------------------------------
 
 
-def outside_address() -> str | None:
-    """An IPv4 address of this machine that is not loopback (None: there is none)."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.connect(("192.0.2.1", 9))  # no packet is sent: it only picks the interface
-        address: str = probe.getsockname()[0]
-    except OSError:
-        return None
-    finally:
-        probe.close()
-    return None if address.startswith("127.") else address
-
-
-class Listener:
-    """An HTTP server on a non-loopback address of this machine, recording every request."""
-
-    def __init__(self, address: str) -> None:
-        self.requests: list[str] = []
-        seen = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def answer(self) -> None:
-                seen.append(f"{self.command} {self.path} {self.headers.get('Authorization')}")
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_GET = do_POST = do_PUT = answer
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((address, 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://{address}:{self.server.server_address[1]}/legacy/"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def elsewhere() -> Iterator[Listener | None]:
     address = outside_address()
     if address is None:  # the URL then names a host that never answers
         yield None
         return
-    listener = Listener(address)
+    listener = Listener(address, "/legacy/")
     yield listener
     listener.close()
 

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import pytest
 
+from tests.elsewhere import Listener, outside_address
 from tests.reliability.conftest import MakeWorld, assert_clean
 from tests.reliability.world import INDEX_PASSWORD, INDEX_USER, TAG, Leak, World
 from tests.secrets import encoded_forms
@@ -109,19 +107,6 @@ def test_a_secret_with_markup_characters_and_a_line_break_is_masked_in_every_for
     assert_clean(world)
 
 
-def outside_address() -> str | None:
-    """An IPv4 address of this machine that is not loopback (None: there is none)."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.connect(("192.0.2.1", 9))  # no packet is sent: it only picks the interface
-        address: str = probe.getsockname()[0]
-    except OSError:
-        return None
-    finally:
-        probe.close()
-    return None if address.startswith("127.") else address
-
-
 @pytest.fixture
 def listener() -> Iterator[tuple[str, list[str]]]:
     """An HTTP server on this machine's non-loopback address (a host that is not this
@@ -130,25 +115,9 @@ def listener() -> Iterator[tuple[str, list[str]]]:
     if address is None:
         yield "http://192.0.2.1:9/", []  # TEST-NET: a host that never answers
         return
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def answer(self) -> None:
-            seen.append(f"{self.command} {self.path}")
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_GET = do_POST = do_PUT = answer
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer((address, 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://{address}:{server.server_address[1]}/", seen
-    server.shutdown()
-    server.server_close()
+    server = Listener(address)
+    yield server.url, server.requests
+    server.close()
 
 
 def test_an_upload_url_on_plain_http_to_another_machine_is_refused_before_anything(
