@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from release.steps.pypi import dists
 
 EXTRA_SETUP = """\
@@ -103,3 +105,39 @@ def test_a_package_asking_for_more_builds_alone_and_the_others_never_see_it(
     assert seen["alpha-1.0"] == [seen["gamma-1.0"][0], False]  # shared, without the extra
     assert seen["beta-1.0"][1] is True  # beta's backend got what it asked for
     assert seen["beta-1.0"][0] != seen["alpha-1.0"][0]  # in an environment of its own
+
+
+FAILING_SETUP = """\
+with open({out!r}, "a") as handle:
+    handle.write("tried\\n")
+raise SystemExit("failprobe cannot be built")
+"""
+
+
+def test_build_requirements_that_fail_to_install_are_tried_once_for_all_packages(
+    tmp_path: Path,
+) -> None:
+    """A shared environment whose install failed fails every package sharing it at once."""
+    tried = tmp_path / "tried.txt"
+    probe = tmp_path / "failprobe"
+    probe.mkdir()
+    (probe / "setup.py").write_text(FAILING_SETUP.format(out=str(tried)))
+
+    def attempts(names: list[str]) -> int:
+        tree = tmp_path / f"tree-{len(names)}"
+        for name in names:
+            folder = tree / name
+            folder.mkdir(parents=True)
+            (folder / "pyproject.toml").write_text(
+                f'[build-system]\nrequires = ["setuptools>=61", "failprobe @ {probe.as_uri()}"]\n'
+                f'build-backend = "setuptools.build_meta"\n\n[project]\nname = "{name}"\n'
+                'version = "1.0"\n'
+            )
+        tried.write_text("")
+        with pytest.raises(dists.BuildFailure, match="installing its build requirements failed"):
+            dists.build_release(tree, names, tmp_path / "out", epoch=1700000000)
+        return len(tried.read_text().splitlines())
+
+    alone = attempts(["alpha"])
+    assert alone >= 1  # the probe's build code ran, and failed
+    assert attempts(["alpha", "beta", "gamma"]) == alone  # not once per package

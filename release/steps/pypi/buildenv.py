@@ -35,6 +35,7 @@ Install = Callable[["DefaultIsolatedEnv", Collection[str]], None]
 class _Shared:
     lock: threading.Lock = field(default_factory=threading.Lock)
     env: DefaultIsolatedEnv | None = None
+    failure: Exception | None = None  # its install failed: every package sharing it fails so
 
 
 class BuildEnvironments:
@@ -65,12 +66,18 @@ class BuildEnvironments:
         with self._lock:
             slot = self._shared.setdefault(key, _Shared())
         with slot.lock:  # the others asking for the same key wait for it to be ready
+            if slot.failure is not None:
+                raise slot.failure  # not installed again by each package, one after another
             if slot.env is None:
-                with ExitStack() as stack:
-                    env = self.fresh(stack)
-                    self.install(env, key)
-                    with self._lock:
-                        self._stack.push(stack.pop_all())
+                try:
+                    with ExitStack() as stack:
+                        env = self.fresh(stack)
+                        self.install(env, key)
+                        with self._lock:
+                            self._stack.push(stack.pop_all())
+                except Exception as error:
+                    slot.failure = error
+                    raise
                 slot.env = env
             return slot.env
 
