@@ -195,7 +195,6 @@ def upload_all(
 
     url = ctx.config.pypi.repository_url
     creds = credentials(ctx)
-    session = upload_session(creds)
     done: list[Uploaded] = []
     progress = Progress(
         TextColumn("{task.description}"),
@@ -205,7 +204,7 @@ def upload_all(
         TimeRemainingColumn(),
         console=console.err(),
     )
-    with progress:
+    with upload_session(creds) as session, progress:
         for dist in pending:
             path = built.path(dist)
             task = progress.add_task(dist.filename, total=path.stat().st_size)
@@ -230,7 +229,6 @@ def upload_all(
             done.append(Uploaded(dist, status, None))
             if landed is not None:
                 landed(done)
-    session.close()
     return with_index_urls(index, done, offline=ctx.options.offline)
 
 
