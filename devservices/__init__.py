@@ -9,8 +9,8 @@ terminate, wait, kill its whole process group, also when the start failed and, t
 
 This module holds what they share: picking a free port, polling, the child-process handle,
 the error type, the htpasswd writer, and serving an in-process HTTP server on a thread (the
-contract servers: Discord, Azure, the token server). It imports no launcher, so importing it
-stays cheap and the launchers can import it without a cycle.
+contract servers: Discord, GitHub, Azure, trusted publishing, the token server). It imports
+no launcher, so importing it stays cheap and the launchers can import it without a cycle.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ __all__ = [
     "LocalService",
     "ServiceError",
     "ServiceProcess",
+    "ThreadedHttpService",
     "free_port",
     "serve_http",
     "start_http_service",
@@ -329,3 +330,40 @@ def stop_http(server: ThreadingHTTPServer | None, thread: threading.Thread | Non
         server.server_close()
     if thread is not None:
         thread.join(timeout=10)
+
+
+class ThreadedHttpService(LocalService):
+    """A contract server: the handler of ``_handler_class`` served on a thread of this process.
+
+    ``name`` names the thread and the "not started" error. ``start`` serves a new handler
+    class on a free port unless already serving; ``stop`` is idempotent.
+    """
+
+    name = "http"
+
+    def __init__(self) -> None:
+        self._served: tuple[ThreadingHTTPServer, threading.Thread] | None = None
+
+    @property
+    def port(self) -> int:
+        """The port it listens on; only while started."""
+        if self._served is None:
+            raise ServiceError(f"the {self.name} server is not started")
+        return int(self._served[0].server_address[1])
+
+    @property
+    def running(self) -> bool:
+        return self._served is not None
+
+    def start(self) -> Self:
+        if self._served is None:
+            self._served = serve_http(self._handler_class(), self.name)
+        return self
+
+    def stop(self) -> None:
+        served, self._served = self._served, None
+        if served is not None:
+            stop_http(*served)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError

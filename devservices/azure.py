@@ -31,13 +31,13 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import quoteattr
 
-from devservices import LOCALHOST, LocalService, ServiceError, serve_http, stop_http
+from devservices import LOCALHOST, ThreadedHttpService
 
 __all__ = ["KuduServer", "ReceivedDeployment", "demo_server", "publish_profile"]
 
@@ -80,8 +80,10 @@ class ReceivedDeployment:
             return archive.infolist()
 
 
-class KuduServer(LocalService):
+class KuduServer(ThreadedHttpService):
     """The zip deploy API of one app's SCM site on 127.0.0.1 (a thread of this process)."""
+
+    name = "kudu"
 
     def __init__(
         self,
@@ -91,6 +93,7 @@ class KuduServer(LocalService):
         building_polls: int = 1,
         folder: Path | None = None,
     ) -> None:
+        super().__init__()
         self.folder = folder  # where received zips are also written (the demo shows them)
         self.username = username
         self.password = password
@@ -102,27 +105,13 @@ class KuduServer(LocalService):
         self._next: list[tuple[str, str]] = []  # queued outcomes: ("failed", message) ...
         self._busy = 0  # the next N deploy requests meet another deployment (409); -1: always
         self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise ServiceError("the Kudu contract server is not running")
-        return f"http://{LOCALHOST}:{self._server.server_address[1]}"
+        return f"http://{LOCALHOST}:{self.port}"
 
-    def start(self) -> Self:
-        if self._server is not None:
-            return self
-        self._server, self._thread = serve_http(_handler(self), "kudu")
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        thread, self._thread = self._thread, None
-        stop_http(server, thread)
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     @property
     def app(self) -> str:

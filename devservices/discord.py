@@ -40,12 +40,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from devservices import LOCALHOST, LocalService, serve_http, stop_http
+from devservices import LOCALHOST, ThreadedHttpService
 
 _PATH = re.compile(
     r"^/api(?:/v\d+)?/webhooks/(?P<id>[^/]+)/(?P<token>[^/]+)(?:/messages/(?P<message>[^/]+))?/?$"
@@ -181,12 +181,14 @@ class _State:
             self.journal.write_text(json.dumps(self.messages, indent=2) + "\n", encoding="utf-8")
 
 
-class DiscordWebhookServer(LocalService):
+class DiscordWebhookServer(ThreadedHttpService):
     """A webhook on 127.0.0.1: ``url`` is what ``DISCORD_WEBHOOK_URL`` would hold.
 
     Use as a context manager or ``start()``/``stop()``. ``webhook_id`` and ``token``
     default to values shaped like Discord's (the token random per server).
     """
+
+    name = "discord-contract"
 
     def __init__(
         self,
@@ -195,6 +197,7 @@ class DiscordWebhookServer(LocalService):
         *,
         journal: Path | None = None,
     ) -> None:
+        super().__init__()
         self._state = _State(
             webhook_id=webhook_id,
             token=token or secrets.token_urlsafe(51),
@@ -202,33 +205,18 @@ class DiscordWebhookServer(LocalService):
             guild_id="2222222222222222222",
             journal=journal,
         )
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
-    def start(self) -> DiscordWebhookServer:
-        if self._server is not None:
-            return self
-        state = self._state
-        state.released.clear()
-        handler = type("Handler", (_Handler,), {"state": state})
-        self._server, self._thread = serve_http(handler, "discord-contract")
-        return self
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        self._state.released.clear()  # a server started again holds answers again
+        return type("Handler", (_Handler,), {"state": self._state})
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        thread, self._thread = self._thread, None
         self._state.released.set()  # lets a held answer go
-        stop_http(server, thread)
+        super().stop()
 
     # -- what tests use ----------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the Discord contract server is not running")
-        return int(self._server.server_address[1])
 
     @property
     def webhook_id(self) -> str:

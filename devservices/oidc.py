@@ -57,11 +57,11 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from devservices import LOCALHOST, LocalService, ServiceError, serve_http, stop_http
+from devservices import LOCALHOST, ThreadedHttpService
 from devservices.pypi import PypiServer
 
 __all__ = ["ISSUER", "ActionsOIDC", "TrustedIndex"]
@@ -100,39 +100,17 @@ def default_claims(repository: str = "acme/demo", environment: str = "release") 
     }
 
 
-class _Server(LocalService):
-    """A handler served on a thread of this process."""
-
-    name = "oidc"
+class _Server(ThreadedHttpService):
+    """A handler served on a thread of this process, with a lock for what it records."""
 
     def __init__(self) -> None:
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._lock = threading.Lock()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise ServiceError(f"the {self.name} server is not started")
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
         """The root URL, ``http://127.0.0.1:PORT/``."""
         return f"http://{LOCALHOST}:{self.port}/"
-
-    def start(self) -> Self:
-        if self._server is None:
-            self._server, self._thread = serve_http(self._handler_class(), self.name)
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        thread, self._thread = self._thread, None
-        stop_http(server, thread)
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        raise NotImplementedError
 
 
 def _answer(
@@ -174,7 +152,8 @@ class ActionsOIDC(_Server):
         self.requests: list[tuple[str | None, bool]] = []  # (audience asked, authorized)
 
     def __repr__(self) -> str:
-        return f"ActionsOIDC(port={self._server and self.port}, issued={len(self.issued)})"
+        port = self.port if self.running else None
+        return f"ActionsOIDC(port={port}, issued={len(self.issued)})"
 
     @property
     def request_url(self) -> str:
@@ -291,7 +270,8 @@ class TrustedIndex(_Server):
         self._used_jti: set[str] = set()
 
     def __repr__(self) -> str:
-        return f"TrustedIndex(port={self._server and self.port}, minted={len(self.minted)})"
+        port = self.port if self.running else None
+        return f"TrustedIndex(port={port}, minted={len(self.minted)})"
 
     @property
     def upload_url(self) -> str:

@@ -25,12 +25,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from devservices import LOCALHOST, LocalService, ServiceError, serve_http, stop_http
+from devservices import LOCALHOST, ServiceError, ThreadedHttpService
 from devservices.registry import TokenAuth
 
 __all__ = ["Signer", "TokenServer", "make_signer"]
@@ -79,12 +79,14 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-class TokenServer(LocalService):
+class TokenServer(ThreadedHttpService):
     """The realm of a token-auth registry: one user, RS256 tokens, on a free port.
 
     ``auth()`` is the :class:`TokenAuth` to start the registry with (call it after
     ``start``). ``username``/``password`` is the one account that gets access.
     """
+
+    name = "token-server"
 
     def __init__(
         self,
@@ -96,6 +98,7 @@ class TokenServer(LocalService):
         issuer: str = "release-test-token-server",
         ttl: int = 300,
     ) -> None:
+        super().__init__()
         self.workdir = workdir
         self.username = username
         self.password = password
@@ -105,19 +108,15 @@ class TokenServer(LocalService):
         self.certificate_path = workdir / "token-root.pem"
         self.issued: list[tuple[str | None, tuple[str, ...]]] = []
         self._signer: Signer | None = None
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        state = self.realm if self._server is not None else "not started"
+        state = self.realm if self.running else "not started"
         return f"TokenServer({state}, user={self.username!r})"
 
     @property
     def realm(self) -> str:
-        if self._server is None:
-            raise ServiceError("the token server is not started")
-        return f"http://{LOCALHOST}:{self._server.server_address[1]}{TOKEN_PATH}"
+        return f"http://{LOCALHOST}:{self.port}{TOKEN_PATH}"
 
     def auth(self) -> TokenAuth:
         """The registry's ``auth: token`` settings for this server."""
@@ -129,18 +128,13 @@ class TokenServer(LocalService):
         )
 
     def start(self) -> Self:
-        if self._server is not None:
+        """Make a new signing key and its certificate (the bundle), then serve the realm."""
+        if self.running:
             return self
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._signer = make_signer(self.issuer)
         self.certificate_path.write_bytes(self._signer.certificate_pem)
-        self._server, self._thread = serve_http(self._handler_class(), "token-server")
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        thread, self._thread = self._thread, None
-        stop_http(server, thread)
+        return super().start()
 
     # -- tokens ----------------------------------------------------------------------------
 
