@@ -75,10 +75,6 @@ class ReceivedDeployment:
         with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
             return {name: archive.read(name) for name in archive.namelist()}
 
-    def infos(self) -> list[zipfile.ZipInfo]:
-        with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
-            return archive.infolist()
-
 
 class KuduServer(ThreadedHttpService):
     """The zip deploy API of one app's SCM site on 127.0.0.1 (a thread of this process)."""

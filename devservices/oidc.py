@@ -339,12 +339,6 @@ class TrustedIndex(_Server):
             self._uses[minted] = 0
         return 200, {"success": True, "token": minted, "expires": expires}
 
-    def expire_all(self) -> None:
-        """Every token minted so far expires now."""
-        with self._lock:
-            for token in self._expires:
-                self._expires[token] = 0
-
     def _valid(self, token: str) -> bool:
         with self._lock:
             expires = self._expires.get(token)
