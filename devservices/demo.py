@@ -239,13 +239,10 @@ def _discord_messages(server: Any) -> list[str]:
 
 
 def _deployments(server: Any) -> list[str]:
-    import io
-    import zipfile
-
     lines = ["Azure received:"]
     for deployment in server.deployments:
-        names = zipfile.ZipFile(io.BytesIO(deployment.data)).namelist()
-        lines.append(f"  deployment {deployment.id} ({deployment.outcome}): {', '.join(names)}")
+        names = ", ".join(deployment.files())
+        lines.append(f"  deployment {deployment.id} ({deployment.outcome}): {names}")
     return lines if len(lines) > 1 else ["Azure received no deployment"]
 
 
