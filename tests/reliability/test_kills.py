@@ -230,11 +230,12 @@ def test_killed_release_is_finished_by_the_same_command(
     running.wait_for(reached, f"the kill point {point.name}")
     killed = running.kill()
     undo()
+    world.await_remote()
     assert killed.returncode == -9, killed
     if point.nothing_changed:
         assert world.side_effects() == [], killed
     if fresh:
-        world.repo = world.repo.clone(world.root / "fresh")
+        world.repo = world.fresh_clone("fresh")
     again = world.release()
     if point.answer_unknown(fresh):
         assert again.returncode == 1, again
@@ -265,6 +266,7 @@ def test_a_killed_assume_posted_is_finished_by_the_next_release(make_world: Make
     running.wait_for(lambda: held.holding, "the push of the assumed-posted note")
     killed = running.kill()
     held.remove()
+    world.await_remote()
     assert killed.returncode == -9, killed
     again = world.release()
     assert again.returncode == 0, again

@@ -27,7 +27,7 @@ FINISH = f"invoke release --tag {TAG}"
 
 
 def fresh_clone(world: World, name: str) -> Repo:
-    return world.repo.clone(world.root / name)
+    return world.fresh_clone(name)
 
 
 def status(world: World, clone: Repo, *args: str) -> Outcome:
@@ -159,6 +159,7 @@ def test_a_release_killed_during_its_upload_shows_the_files_that_landed(
     running.wait_for(lambda: held.holding >= 1, "the second file's upload")
     killed = running.kill()
     world.index.clear()
+    world.await_remote()
     assert killed.returncode == -9, killed
     landed = on_index(world)
     assert len(landed) == 1

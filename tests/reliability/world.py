@@ -175,6 +175,7 @@ class World:
         shutil.copytree(template, root, symlinks=True)
         repo = Repo(root / "work", root / "remote.git")
         repo.git("remote", "set-url", "origin", str(repo.remote))
+        serve_pushes_apart(repo)
         world = cls(root, repo, engine_host, github_actions=github_actions, debug=debug)
         world.tagged = repo.git("rev-parse", f"{TAG}^{{commit}}")
         world.initial_refs = world.remote_refs()
@@ -465,6 +466,22 @@ class World:
         self.initial_refs = self.remote_refs()
         self.marks = {name: len(proxy.requests()) for name, proxy in self.proxies.items()}
 
+    def fresh_clone(self, name: str) -> Repo:
+        """Another runner's checkout: a fresh clone of the remote, pushing as ``repo`` does."""
+        return serve_pushes_apart(self.repo.clone(self.root / name))
+
+    def await_remote(self, timeout: float = 60) -> None:
+        """Wait until no push is being received by the remote: a push the killed run
+        started is finished (or refused) by the server side, which outlives its client."""
+        remote = self.repo.remote.resolve()
+        deadline = time.monotonic() + timeout
+        while receiving(remote):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the remote still received a push after {timeout:g} s")
+            time.sleep(0.05)
+        stale = sorted(str(lock.relative_to(remote)) for lock in remote.rglob("*.lock"))
+        assert not stale, f"the kill left stale locks on the remote: {stale}"
+
     def settle(self, quiet: float = 2.0, timeout: float = 60) -> None:
         """Wait until no service has seen a request for ``quiet`` seconds: a killed release
         leaves work in flight elsewhere (the Docker engine finishes or cancels the push its
@@ -683,6 +700,33 @@ class Running:
                 self.kill()
                 raise AssertionError(f"no {what} within {timeout:g} s")
             time.sleep(0.05)
+
+
+# The remote's side of a push runs in its own session, as a server's does: a runner killed
+# with its whole process group must not take the server's ref update down with it (that
+# leaves a stale ref lock on the remote, which no real server leaves behind).
+RECEIVE_PACK_APART = "setsid git receive-pack"
+
+
+def serve_pushes_apart(repo: Repo) -> Repo:
+    repo.git("config", "remote.origin.receivepack", RECEIVE_PACK_APART)
+    return repo
+
+
+def receiving(remote: Path) -> bool:
+    """Whether a ``git receive-pack`` process is serving a push into ``remote``."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"receive-pack" not in argv[:2] and not argv[0].endswith(b"git-receive-pack"):
+                continue
+            if Path(os.readlink(f"/proc/{pid}/cwd")) == remote:
+                return True
+        except OSError:  # the process ended while we looked
+            continue
+    return False
 
 
 def built_files(repo: Repo) -> dict[str, str]:
