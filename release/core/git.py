@@ -51,6 +51,25 @@ def _cause(stderr: str, returncode: int) -> str:
     return lines[-1] if lines else f"exit code {returncode}"
 
 
+def push_refusal(stderr: str) -> str:
+    """Why a ``git push`` failed, in git's and the remote's words: the remote's errors (or
+    its hook's message), then the rejected ref's line. ``error: failed to push some refs``,
+    git's last line, names neither."""
+    said = [
+        line.removeprefix("remote:").strip()
+        for line in stderr.splitlines()
+        if line.startswith("remote:") and line.removeprefix("remote:").strip()
+    ]
+    errors = [line for line in said if line.startswith(("error:", "fatal:"))]
+    rejected = [
+        line.strip().removeprefix("! ")
+        for line in stderr.splitlines()
+        if line.strip().startswith("! [")
+    ]
+    reason = "; ".join([*(errors or said)[:3], *rejected[:1]])
+    return reason or _cause(stderr, 1)
+
+
 _FULL_HASH = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 # ``git remote`` and ``git config`` forms that only read (anything else may change a URL).

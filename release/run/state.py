@@ -38,8 +38,8 @@ from typing import Any
 from release.core import console
 from release.core.console import without_credentials
 from release.core.errors import ReleaseError
-from release.core.git import PUSH_ATTEMPTS, Git, GitError
-from release.core.text import human_size, last_line, shown
+from release.core.git import PUSH_ATTEMPTS, Git, GitError, push_refusal
+from release.core.text import human_size, shown
 from release.run import records
 
 NOTES_NAMESPACE = "refs/notes/release"
@@ -291,7 +291,7 @@ class ReleaseState:
             result = self.git.run("push", "--quiet", self.remote, f"{ref}:{ref}", check=False)
             if result.returncode == 0:
                 return
-            last = last_line(result.stderr)
+            last = push_refusal(result.stderr)
             # Lost a race (or the remote has notes we lack): take theirs, re-apply ours.
             fetched = self.git.run(
                 "fetch", "--quiet", "--no-tags", self.remote, f"+{ref}:{ref}", check=False

@@ -156,8 +156,25 @@ def test_a_mark_the_remote_refuses_is_a_warning_and_a_record_still_an_error(
     state.mark("bump", "running")  # recorded locally, not pushed: said, not fatal
     assert "warning: recorded step bump locally but could not push" in capsys.readouterr().err
     assert (state.entry("bump") or {})["step_status"] == "running"
-    with pytest.raises(ReleaseError, match="could not push its state"):
+    with pytest.raises(ReleaseError, match="could not push its state") as refused:
         state.record("bump", {"result": "pushed"})
+    # The remote's words, not git's last line ("failed to push some refs").
+    assert "notes are read-only here" in str(refused.value)
+
+
+def test_a_stale_lock_on_the_remote_is_named_in_the_error(demo: Repo):
+    """A push the remote cannot take because a crashed process left a ref lock says so:
+    the person can remove the lock, where ``failed to push some refs`` says nothing."""
+    state = state_of(demo)
+    state.record("bump", {"result": "pushed"})
+    lock = demo.remote / "refs" / "notes" / "release" / "bump.lock"
+    lock.touch()
+    with pytest.raises(ReleaseError, match="could not push its state") as refused:
+        state.record("bump", {"result": "pushed", "again": True})
+    assert "cannot lock ref 'refs/notes/release/bump'" in str(refused.value)
+    assert "bump.lock" in str(refused.value)
+    lock.unlink()
+    state.record("bump", {"result": "pushed", "again": True})  # the same call, once it is gone
 
 
 def test_bump_without_commit_records_no_lifecycle(demo: Repo):
