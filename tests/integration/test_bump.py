@@ -242,6 +242,24 @@ def test_a_push_refused_by_a_server_hook_is_a_clear_error_and_loses_nothing(demo
     assert demo_repo.git("log", "-1", "--format=%s", commit) == "Updated the version to 4.2.0"
 
 
+def test_a_stale_lock_on_the_remote_branch_is_named_and_loses_nothing(demo_repo):
+    """A lock a crashed process left on the remote fails every try as a race would: the
+    error carries the remote's words, so the person knows to remove the lock."""
+    demo_repo.tag("version/4.2.0")
+    lock = demo_repo.remote / "refs" / "heads" / "main.lock"
+    lock.touch()
+    head, before = demo_repo.git("rev-parse", "HEAD"), remote_tip(demo_repo)
+
+    result = demo_repo.invoke("bump", "--tag", "version/4.2.0", "--commit")
+    line = assert_one_clear_line(result, "origin could not lock main for the bump commit")
+    assert "cannot lock ref 'refs/heads/main'" in line and "main.lock" in line
+    assert "nothing was pushed" in line and "remove it on the remote" in line
+    assert_untouched(demo_repo, head, before)
+    lock.unlink()
+    again = demo_repo.invoke("bump", "--tag", "version/4.2.0", "--commit")
+    assert again.returncode == 0, again.stderr
+
+
 def test_two_bumps_racing_for_the_branch_push_one_commit(demo_repo, tmp_path):
     demo_repo.tag("version/4.2.0")
     tagged = demo_repo.git("rev-parse", "HEAD")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from release.core.config import Config
 from release.core.errors import ReleaseError
-from release.core.git import PUSH_ATTEMPTS, Git
+from release.core.git import PUSH_ATTEMPTS, Git, push_refusal
 from release.core.text import last_line
 from release.core.version import ReleaseVersion
 from release.core.writers.change import FileChange, holds, write_changes
@@ -175,7 +175,7 @@ def push_commit(git: Git, remote: str, commit: str, branch: str) -> _Pushed:
     status = [line for line in result.stdout.splitlines() if line.startswith("!")]
     summary = status[0].split("\t")[-1] if status else ""
     if any(sign in summary for sign in _RACE_SIGNS) or "cannot lock ref" in result.stderr:
-        return _Pushed(ok=False, race=True, reason=summary)
+        return _Pushed(ok=False, race=True, reason=push_refusal(result.stderr) or summary)
     remote_lines = [
         line.removeprefix("remote:").strip()
         for line in result.stderr.splitlines()
@@ -331,7 +331,7 @@ class Bump:
             summary = f"would push {made.commit[:12]} ({made.message!r}) to {where}"
             return StepResult(self.name, "dry-run", summary, tuple(details))
         _require_remote(ctx)
-        shown = False
+        shown, lost = False, ""
         for _ in range(PUSH_ATTEMPTS):
             tip = remote_tip(ctx.git, remote, branch)
             if commit_holds(ctx.git, tip, ctx.config, ctx.version):
@@ -382,6 +382,14 @@ class Bump:
                     f"push it by hand: git push {remote} {candidate}:refs/heads/{branch}",
                 )
             details.append(f"{where} moved while pushing: trying again on its new tip")
+            lost = pushed.reason
+        if "File exists" in lost:  # a lock a crashed process left looks like a race each time
+            raise ReleaseError(
+                f"{remote} could not lock {branch} for the bump commit {PUSH_ATTEMPTS} times: "
+                f"{lost}",
+                "nothing was pushed; if no push to the remote is running, a crashed one left "
+                "that lock file: remove it on the remote and run the same command again",
+            )
         raise ReleaseError(
             f"{where} kept moving: the bump commit lost the race {PUSH_ATTEMPTS} times",
             "nothing was pushed; run the same command again",
