@@ -160,7 +160,7 @@ def test_an_answer_that_never_comes_after_a_post_is_not_retried(
 def test_an_edit_whose_answer_is_lost_is_simply_sent_again(discord: DiscordWebhookServer) -> None:
     posted = client_for(discord.url, Waits()).execute(MESSAGE)
     discord.hang_next(method="PATCH")
-    edited = client_for(discord.url, Waits(), timeout=1.0).edit(
+    edited = client_for(discord.url, Waits(), timeout=3.0).edit(
         posted["id"], {**MESSAGE, "content": "edited"}
     )
     assert edited["content"] == "edited"

@@ -25,7 +25,7 @@ most. ``RELEASE_RELIABILITY_FULL=1`` runs the full matrix instead: every request
 every service, with every fault, transient and persistent.
 
 "timeout" faults: Discord's client timeout is settable (``RELEASE_DISCORD_TIMEOUT``, 3 s
-here), so its timeouts are real; the other clients wait minutes, so for them the proxy holds
+in these scenarios, 30 s in the others), so its timeouts are real; the other clients wait minutes, so for them the proxy holds
 the request for 2 s and then cuts it, which they see as a dropped connection after a wait.
 A 5xx is taken at its word (the service did not do the work): a Discord post answered 5xx
 after it was posted would be posted again, as the design accepts, so the suite does not
@@ -45,6 +45,7 @@ from tests.reliability.world import (
     DISCORD_TOKEN,
     INDEX_PASSWORD,
     REGISTRY_PASSWORD,
+    SHORT_DISCORD_TIMEOUT,
     TAG,
     Outcome,
     World,
@@ -152,6 +153,8 @@ class Scenario:
             world.proxies[self.service].fault("reset", method, path, count=count, forward=True)
         elif self.fault == "timeout":
             hold = 30.0 if self.service == "discord" else 2.0
+            if self.service == "discord":
+                world.extra_env.update(SHORT_DISCORD_TIMEOUT)
             world.proxies[self.service].fault(
                 "hold", method, path, count=count, forward=True, hold_seconds=hold
             )

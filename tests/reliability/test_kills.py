@@ -52,7 +52,7 @@ import pytest
 from devservices.engine import DockerEngine
 from tests.reliability.conftest import MakeWorld, assert_clean
 from tests.reliability.summary import full_matrix
-from tests.reliability.world import TAG, Running, World
+from tests.reliability.world import SHORT_DISCORD_TIMEOUT, TAG, Running, World
 
 
 @pytest.fixture(scope="session")
@@ -258,7 +258,7 @@ def test_a_killed_assume_posted_is_finished_by_the_next_release(make_world: Make
     fresh runner would find "answer unknown" again."""
     world = make_world()
     world.discord.fault("hold", "POST", r"/webhooks/", forward=True, hold_seconds=30)
-    lost = world.release()
+    lost = world.release(env=SHORT_DISCORD_TIMEOUT)
     assert lost.returncode == 1 and "may have been posted" in lost.stderr, lost
     world.discord.clear()
     held = HeldPush(world, "refs/notes/release/notify", nth=2)  # after its running mark

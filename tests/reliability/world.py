@@ -272,7 +272,7 @@ class World:
             "RELEASE_REGISTRY_USERNAME": REGISTRY_USER,
             "RELEASE_REGISTRY_PASSWORD": REGISTRY_PASSWORD,
             "DISCORD_WEBHOOK_URL": f"{self.discord.url}/api/webhooks/{WEBHOOK_ID}/{DISCORD_TOKEN}",
-            "RELEASE_DISCORD_TIMEOUT": "3",
+            "RELEASE_DISCORD_TIMEOUT": str(DISCORD_TIMEOUT),
             "RELEASE_AZURE_SCM_URL": self.azure.url,
             "AZURE_WEBAPP_PUBLISH_PROFILE": self.kudu_server.profile(),
             "DOCKER_HOST": self.engine_host,
@@ -700,6 +700,12 @@ class Running:
                 self.kill()
                 raise AssertionError(f"no {what} within {timeout:g} s")
             time.sleep(0.05)
+
+
+# Discord's client timeout in the scenarios: long enough that a loaded runner never times
+# out a post nobody held; the scenarios that hold a post on purpose set SHORT_DISCORD_TIMEOUT.
+DISCORD_TIMEOUT = 30
+SHORT_DISCORD_TIMEOUT = {"RELEASE_DISCORD_TIMEOUT": "3"}
 
 
 # The remote's side of a push runs in its own session, as a server's does: a runner killed
