@@ -40,7 +40,7 @@ from release.core.console import without_credentials
 from release.core.errors import ReleaseError
 from release.core.git import PUSH_ATTEMPTS, Git, GitError, push_refusal
 from release.core.text import human_size, shown
-from release.run import records
+from release.run import notelock, records
 
 NOTES_NAMESPACE = "refs/notes/release"
 MAX_NOTE = 1024 * 1024  # characters: a note holds a few kilobytes of records
@@ -161,6 +161,8 @@ class ReleaseState:
         with self._lock:
             if self.remote is None or self._fetched:
                 return
+            if self._scratch is None:
+                notelock.claim(self.git.git_dir(), NOTES_NAMESPACE)
             try:
                 into = self._scratch or NOTES_NAMESPACE
                 prune = ("--prune",) if self._scratch else ()  # a note the remote dropped
@@ -268,6 +270,7 @@ class ReleaseState:
         os.replace(tmp, path)
 
     def _write_note(self, step: str, record: Record) -> None:
+        notelock.claim(self.git.git_dir(), NOTES_NAMESPACE)
         note = self._note(step)
         note[self.version] = record
         self.git.run(
