@@ -27,11 +27,11 @@ def test_a_ref_lock_left_by_a_killed_run_is_removed_and_the_command_finishes(tmp
 
     result = repo.invoke("bump", "--tag", TAG, "--commit")
     assert result.returncode == 0, result.stderr
-    assert "removed refs/notes/release/bump.lock, left by a run of release-tasks" in (
-        result.stderr
-    )
+    removed = "removed refs/notes/release/bump.lock, left by a run of release-tasks"
+    assert removed in result.stderr
     assert not lock.exists()
-    assert '"result": "pushed"' in repo.git("notes", "--ref", "release/bump", "show", f"{TAG}^{{commit}}")
+    note = repo.git("notes", "--ref", "release/bump", "show", f"{TAG}^{{commit}}")
+    assert '"result": "pushed"' in note
     remote = repo.git("ls-remote", "origin", "refs/notes/release/bump")
     assert remote.endswith("refs/notes/release/bump")  # the state reached the remote too
 
@@ -66,9 +66,8 @@ def test_a_second_writer_of_the_same_clone_is_refused_and_touches_nothing(tmp_pa
     assert result.returncode == 1, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert f"another run of release-tasks (pid {holder.pid}) is recording release state" in (
-        lines[0]
-    )
+    holder_named = f"another run of release-tasks (pid {holder.pid}) is recording release state"
+    assert holder_named in lines[0]
     assert "wait for it to finish, then run the same command again" in lines[0]
     assert repo.git("ls-remote", "origin") == before  # refused before the push
 
