@@ -174,8 +174,10 @@ def push_commit(git: Git, remote: str, commit: str, branch: str) -> _Pushed:
         return _Pushed(ok=True, already=already)
     status = [line for line in result.stdout.splitlines() if line.startswith("!")]
     summary = status[0].split("\t")[-1] if status else ""
-    if any(sign in summary for sign in _RACE_SIGNS) or "cannot lock ref" in result.stderr:
-        return _Pushed(ok=False, race=True, reason=push_refusal(result.stderr) or summary)
+    if "cannot lock ref" in result.stderr:  # the remote's words name the ref and its lock
+        return _Pushed(ok=False, race=True, reason=push_refusal(result.stderr))
+    if any(sign in summary for sign in _RACE_SIGNS):
+        return _Pushed(ok=False, race=True, reason=summary)
     remote_lines = [
         line.removeprefix("remote:").strip()
         for line in result.stderr.splitlines()
