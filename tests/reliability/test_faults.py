@@ -25,8 +25,9 @@ most. ``RELEASE_RELIABILITY_FULL=1`` runs the full matrix instead: every request
 every service, with every fault, transient and persistent.
 
 "timeout" faults: Discord's client timeout is settable (``RELEASE_DISCORD_TIMEOUT``, 3 s
-in these scenarios, 30 s in the others), so its timeouts are real; the other clients wait minutes, so for them the proxy holds
-the request for 2 s and then cuts it, which they see as a dropped connection after a wait.
+in these scenarios, 30 s in the others), so its timeouts are real; the other clients wait
+minutes, so for them the proxy holds the request for 2 s and then cuts it, which they see
+as a dropped connection after a wait.
 A 5xx is taken at its word (the service did not do the work): a Discord post answered 5xx
 after it was posted would be posted again, as the design accepts, so the suite does not
 forward a request it answers with a 5xx.
