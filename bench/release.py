@@ -121,6 +121,22 @@ Phases = dict[str, float]  # what was finished -> seconds since the start
 # The progress lines of `invoke release` off a terminal: "[build] ready" once a step's local
 # work is done (older versions said "prepared"), "[build] done: ..." once it is published.
 PROGRESS = re.compile(r"^\[([\w-]+)\] (ready|prepared|done)\b")
+TWINE_UPLOAD = [sys.executable, "-m", "twine", "upload", "--non-interactive"]
+
+
+class Timeline:
+    """One hand-written pipeline's run: its output and when each phase was finished."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.phases: Phases = {}
+        self.started = time.perf_counter()
+
+    def phase(self, name: str) -> None:
+        self.phases[name] = time.perf_counter() - self.started
+
+    def result(self) -> tuple[float, str, Phases]:
+        return time.perf_counter() - self.started, "".join(self.log), self.phases
 
 
 def ours(repo: Scaled, env: dict[str, str]) -> tuple[float, str, Phases]:
@@ -155,13 +171,8 @@ def ours(repo: Scaled, env: dict[str, str]) -> tuple[float, str, Phases]:
 def reference(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str, Phases]:
     """The seed's pipeline: version commit, build each, upload each, image each, channels."""
     work = repo.work
-    log: list[str] = []
-    phases: Phases = {}
-    started = time.perf_counter()
-
-    def phase(name: str) -> None:
-        phases[name] = time.perf_counter() - started
-
+    timeline = Timeline()
+    log, phase = timeline.log, timeline.phase
     _write_versions(repo)
     log.append(_commit_versions(work, env))
     phase("version committed and pushed")
@@ -174,11 +185,10 @@ def reference(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, 
     phase("packages built")
     for package in repo.packages:
         files = sorted(str(p) for p in (dist / package).iterdir())
-        upload = [sys.executable, "-m", "twine", "upload", "--non-interactive"]
-        log.append(run([*upload, "--repository-url", svc.upload_url, *files], work, env))
+        log.append(run([*TWINE_UPLOAD, "--repository-url", svc.upload_url, *files], work, env))
     phase("packages uploaded")
-    log.append(_seed_images(repo, svc, env, started, phases))
-    return time.perf_counter() - started, "".join(log), phases
+    _seed_images(repo, svc, env, timeline)
+    return timeline.result()
 
 
 def tuned(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str, Phases]:
@@ -186,13 +196,8 @@ def tuned(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str,
     package in parallel, one upload, docker builds then pushes in parallel, a manifest PUT
     per channel. Verifies nothing."""
     work = repo.work
-    log: list[str] = []
-    phases: Phases = {}
-    started = time.perf_counter()
-
-    def phase(name: str) -> None:
-        phases[name] = time.perf_counter() - started
-
+    timeline = Timeline()
+    log, phase = timeline.log, timeline.phase
     _sed_versions(repo, work, env, log)
     log.append(_commit_versions(work, env))
     phase("version committed and pushed")
@@ -207,8 +212,7 @@ def tuned(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str,
         log += pool.map(lambda argv: run(argv, work, env), builds)
     phase("packages built")
     files = sorted(str(p) for p in dist.iterdir() if p.suffix in (".whl", ".gz"))
-    upload = [sys.executable, "-m", "twine", "upload", "--non-interactive"]
-    log.append(run([*upload, "--repository-url", svc.upload_url, *files], work, env))
+    log.append(run([*TWINE_UPLOAD, "--repository-url", svc.upload_url, *files], work, env))
     phase("packages uploaded")
     refs = [f"{svc.registry_host}/{image}:{NEW}" for image in repo.images]
     if refs:
@@ -223,7 +227,7 @@ def tuned(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str,
             phase("images pushed")
             log += pool.map(lambda image: _put_channels(image, svc, work, env), repo.images)
         phase("channels tagged (manifest PUT)")
-    return time.perf_counter() - started, "".join(log), phases
+    return timeline.result()
 
 
 def _put_channels(image: str, svc: Services, work: Path, env: dict[str, str]) -> str:
@@ -261,43 +265,33 @@ def own(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str, P
     bdist_wheel`` in each package, ``twine upload`` of each, one after the other; images
     (if any) as the seed does. Verifies nothing."""
     work = repo.work
-    log: list[str] = []
-    phases: Phases = {}
-    started = time.perf_counter()
-
-    def phase(name: str) -> None:
-        phases[name] = time.perf_counter() - started
-
+    timeline = Timeline()
+    log, phase = timeline.log, timeline.phase
     _sed_versions(repo, work, env, log)
     log.append(_commit_versions(work, env))
     phase("version committed and pushed")
     for package in repo.packages:
         log.append(run([sys.executable, "setup.py", "sdist", "bdist_wheel"], work / package, env))
     phase("packages built")
-    upload = [sys.executable, "-m", "twine", "upload", "--non-interactive"]
     for package in repo.packages:
         files = sorted(str(p) for p in (work / package / "dist").iterdir())
-        log.append(run([*upload, "--repository-url", svc.upload_url, *files], work, env))
+        log.append(run([*TWINE_UPLOAD, "--repository-url", svc.upload_url, *files], work, env))
     phase("packages uploaded")
     if repo.images:
-        log.append(_seed_images(repo, svc, env, started, phases))
-    return time.perf_counter() - started, "".join(log), phases
+        _seed_images(repo, svc, env, timeline)
+    return timeline.result()
 
 
-def _seed_images(
-    repo: Scaled, svc: Services, env: dict[str, str], started: float, phases: Phases
-) -> str:
-    """The seed's image steps: build and push each, then pull, tag and push each channel;
-    the two phases go into ``phases``, the output is returned."""
-    work = repo.work
-    log: list[str] = []
+def _seed_images(repo: Scaled, svc: Services, env: dict[str, str], timeline: Timeline) -> None:
+    """The seed's image steps: build and push each, then pull, tag and push each channel."""
+    work, log = repo.work, timeline.log
     for j, image in enumerate(repo.images):
         ref = f"{svc.registry_host}/{image}:{NEW}"
         build = ["docker", "build", "-q", "-f", f"docker/img{j}.Dockerfile"]
         build += ["--build-arg", f"TAG={NEW}", "--build-arg", "BASE=1.1", "-t", ref, "."]
         log.append(run(build, work, env))
         log.append(run(["docker", "push", ref], work, env))
-    phases["images built and pushed"] = time.perf_counter() - started
+    timeline.phase("images built and pushed")
     for image in repo.images:
         version = f"{svc.registry_host}/{image}:{NEW}"
         for channel in CHANNELS:
@@ -305,8 +299,7 @@ def _seed_images(
             log.append(run(["docker", "pull", version], work, env))
             log.append(run(["docker", "tag", version, target], work, env))
             log.append(run(["docker", "push", target], work, env))
-    phases["channels pulled, tagged and pushed"] = time.perf_counter() - started
-    return "".join(log)
+    timeline.phase("channels pulled, tagged and pushed")
 
 
 def _commit_versions(work: Path, env: dict[str, str]) -> str:
