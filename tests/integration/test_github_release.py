@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -390,16 +391,22 @@ def test_a_refused_token_and_an_unknown_repository_are_clear_errors(
 # -- the announcement links to it ---------------------------------------------------------
 
 
-def test_the_announcement_links_to_the_published_github_release(world: World) -> None:
-    released = world.release("version/1.1.0")
-    assert released.returncode == 0, released.stderr
-    [release] = world.github.releases
+def announce(world: World) -> dict[str, Any]:
+    """``invoke notify`` of version/1.1.0 to a Discord contract server: the message posted."""
     with DiscordWebhookServer() as discord:
         env = {"DISCORD_WEBHOOK_URL": discord.url, **world.github.env()}
         announced = world.repo.invoke("notify", "--tag", "version/1.1.0", env=env)
         world.outputs.append(announced)
         assert announced.returncode == 0, announced.stderr
         [message] = discord.messages.values()
+    return message
+
+
+def test_the_announcement_links_to_the_published_github_release(world: World) -> None:
+    released = world.release("version/1.1.0")
+    assert released.returncode == 0, released.stderr
+    [release] = world.github.releases
+    message = announce(world)
     fields = {f["name"]: f["value"] for f in message["embeds"][0]["fields"]}
     assert fields["GitHub release"] == f"[version/1.1.0]({release['html_url']})"
 
@@ -528,8 +535,6 @@ def test_from_a_build_output_the_release_carries_exactly_its_files_and_a_post_on
 def test_a_recorded_link_that_is_not_the_repositorys_release_is_not_announced(
     world: World,
 ) -> None:
-    import time
-
     released = world.release("version/1.1.0")
     assert released.returncode == 0, released.stderr
     path = world.repo.path / ".git" / "release-state" / "1.1.0.json"
@@ -537,12 +542,7 @@ def test_a_recorded_link_that_is_not_the_repositorys_release_is_not_announced(
     evil = "https://evil.example/acme/demo/releases/tag/version%2F1.1.0"
     state["github-release"].update(html_url=evil, recorded_at=time.time() + 60)
     path.write_text(json.dumps(state))
-    with DiscordWebhookServer() as discord:
-        env = {"DISCORD_WEBHOOK_URL": discord.url, **world.github.env()}
-        announced = world.repo.invoke("notify", "--tag", "version/1.1.0", env=env)
-        world.outputs.append(announced)
-        assert announced.returncode == 0, announced.stderr
-        [message] = discord.messages.values()
+    message = announce(world)
     assert "evil.example" not in json.dumps(message)
     fields = {f["name"] for f in message["embeds"][0]["fields"]}
     assert "GitHub release" not in fields
