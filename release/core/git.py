@@ -51,15 +51,20 @@ def _cause(stderr: str, returncode: int) -> str:
     return lines[-1] if lines else f"exit code {returncode}"
 
 
-def push_refusal(stderr: str) -> str:
-    """Why a ``git push`` failed, in git's and the remote's words: the remote's errors (or
-    its hook's message), then the rejected ref's line. ``error: failed to push some refs``,
-    git's last line, names neither."""
-    said = [
+def remote_said(stderr: str) -> list[str]:
+    """The non-blank lines the remote sent during a push (``remote: ...``), without the prefix."""
+    return [
         line.removeprefix("remote:").strip()
         for line in stderr.splitlines()
         if line.startswith("remote:") and line.removeprefix("remote:").strip()
     ]
+
+
+def push_refusal(stderr: str) -> str:
+    """Why a ``git push`` failed, in git's and the remote's words: the remote's errors (or
+    its hook's message), then the rejected ref's line. ``error: failed to push some refs``,
+    git's last line, names neither."""
+    said = remote_said(stderr)
     errors = [line for line in said if line.startswith(("error:", "fatal:"))]
     rejected = [
         line.strip().removeprefix("! ")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from release.core.config import Config
 from release.core.errors import ReleaseError
-from release.core.git import PUSH_ATTEMPTS, Git, push_refusal
+from release.core.git import PUSH_ATTEMPTS, Git, push_refusal, remote_said
 from release.core.text import last_line
 from release.core.version import ReleaseVersion
 from release.core.writers.change import FileChange, holds, write_changes
@@ -178,13 +178,7 @@ def push_commit(git: Git, remote: str, commit: str, branch: str) -> _Pushed:
         return _Pushed(ok=False, race=True, reason=push_refusal(result.stderr))
     if any(sign in summary for sign in _RACE_SIGNS):
         return _Pushed(ok=False, race=True, reason=summary)
-    remote_lines = [
-        line.removeprefix("remote:").strip()
-        for line in result.stderr.splitlines()
-        if line.startswith("remote:") and line.removeprefix("remote:").strip()
-    ]
-    last = last_line(result.stderr)
-    reason = "; ".join([*remote_lines, summary or last])
+    reason = "; ".join([*remote_said(result.stderr), summary or last_line(result.stderr)])
     return _Pushed(ok=False, reason=reason)
 
 
