@@ -196,11 +196,8 @@ def tuned(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str,
     package in parallel, one upload, docker builds then pushes in parallel, a manifest PUT
     per channel. Verifies nothing."""
     work = repo.work
-    timeline = Timeline()
+    timeline = _versions_by_sed(repo, env)
     log, phase = timeline.log, timeline.phase
-    _sed_versions(repo, work, env, log)
-    log.append(_commit_versions(work, env))
-    phase("version committed and pushed")
     dist = work / "dist"
     both = ["--sdist", "--wheel"] if repo.wheel_from == "source" else []
     cores = os.cpu_count() or 1
@@ -265,11 +262,8 @@ def own(repo: Scaled, svc: Services, env: dict[str, str]) -> tuple[float, str, P
     bdist_wheel`` in each package, ``twine upload`` of each, one after the other; images
     (if any) as the seed does. Verifies nothing."""
     work = repo.work
-    timeline = Timeline()
+    timeline = _versions_by_sed(repo, env)
     log, phase = timeline.log, timeline.phase
-    _sed_versions(repo, work, env, log)
-    log.append(_commit_versions(work, env))
-    phase("version committed and pushed")
     for package in repo.packages:
         log.append(run([sys.executable, "setup.py", "sdist", "bdist_wheel"], work / package, env))
     phase("packages built")
@@ -300,6 +294,15 @@ def _seed_images(repo: Scaled, svc: Services, env: dict[str, str], timeline: Tim
             log.append(run(["docker", "tag", version, target], work, env))
             log.append(run(["docker", "push", target], work, env))
     timeline.phase("channels pulled, tagged and pushed")
+
+
+def _versions_by_sed(repo: Scaled, env: dict[str, str]) -> Timeline:
+    """A hand-written pipeline's start: the version files by ``sed``, committed and pushed."""
+    timeline = Timeline()
+    _sed_versions(repo, repo.work, env, timeline.log)
+    timeline.log.append(_commit_versions(repo.work, env))
+    timeline.phase("version committed and pushed")
+    return timeline
 
 
 def _commit_versions(work: Path, env: dict[str, str]) -> str:
